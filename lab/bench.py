@@ -1,0 +1,26 @@
+"""``lab bench crf|rnn``: speed benchmarks that print figures and same-run ratios."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# benchmark name -> module exposing add_arguments(parser) and main(args)
+BENCHMARKS = {
+    "crf": ("lab.structured.bench", "CRF inference: native vs torch-struct vs pytorch-crf"),
+    "rnn": ("lab.models.bench", "training tokens/s of each encoder vs torch.nn.RNN"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    sub.required = True
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sp)
+        sp.set_defaults(_bench=module)
+
+
+def main(args: argparse.Namespace) -> int:
+    return int(args._bench.main(args) or 0)

@@ -1,0 +1,63 @@
+"""The experiment protocol: what one script in ``experiments/`` provides.
+
+An experiment module (``experiments/<name>.py``) defines:
+
+    NAME: str                 the experiment's name (= file stem)
+    CLAIM: str                the lecture claim it tests, one sentence
+    def grid(scale: str) -> list[dict]
+        the runs at a scale ("tiny" for tests, "quick", "full"); each dict is a
+        JSON-serialisable config holding everything that run needs, its "seed" included
+    def run(config: dict) -> dict
+        one run: returns a JSON-serialisable dict of metrics and costs
+    def summarize(records: list[dict], out_dir: Path, context: dict) -> dict
+        tables (Markdown + CSV) and plots into out_dir, from the finished records;
+        returns {"verdict": "supported"|"not supported"|"mixed"|"skipped",
+                 "rule": str, "key_figures": str}
+        ``context`` holds how the results were made: command, seeds, device, commit.
+
+The sweep runner (lab.sweep) expands the grid, runs what is not done, and appends one
+record per run; ``lab report`` and ``lab reproduce`` call ``summarize``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+
+REQUIRED = ("NAME", "CLAIM", "grid", "run", "summarize")
+
+
+def experiments_dir() -> Path:
+    """Where experiment scripts live: $LAB_EXPERIMENTS_DIR, else <repo>/experiments."""
+    env = os.environ.get("LAB_EXPERIMENTS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "experiments"
+
+
+def available() -> list[str]:
+    """Names of the experiment scripts found."""
+    d = experiments_dir()
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.py") if not p.stem.startswith("_"))
+
+
+def load(name: str) -> ModuleType:
+    """Import ``experiments/<name>.py``; a clear error for an unknown name or a script
+    missing part of the protocol."""
+    path = experiments_dir() / f"{name}.py"
+    if not path.is_file():
+        raise ValueError(
+            f"unknown experiment {name!r}: expected one of {available()} (in {experiments_dir()})"
+        )
+    spec = importlib.util.spec_from_file_location(f"lab_experiments.{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = [attr for attr in REQUIRED if not hasattr(module, attr)]
+    if missing:
+        raise ValueError(f"experiment script {path} lacks {missing} (see lab.experiment)")
+    return module
