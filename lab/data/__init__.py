@@ -1,0 +1,74 @@
+"""The data layer: corpus readers, synthetic corpora, vocabularies and batching.
+
+Data flows one way: file or generator -> ``Sentence`` list -> ``Vocabs`` (train only)
+-> ``Batch`` (``make_batches``) -> model.
+
+Names are imported lazily (on first use), so that importing ``lab.data.cli`` for
+``lab --help`` does not pull in torch or numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Sentence": "lab.data.sentence",
+    # readers and files
+    "read_conllu": "lab.data.readers",
+    "read_columns": "lab.data.readers",
+    "read_corpus": "lab.data.readers",
+    "detect_format": "lab.data.readers",
+    "iter_lines": "lab.data.readers",
+    "shared_data_dir": "lab.data.paths",
+    "real_corpus": "lab.data.paths",
+    "load_real_corpus": "lab.data.paths",
+    "REAL_CORPORA": "lab.data.paths",
+    # vocabularies
+    "Vocab": "lab.data.vocab",
+    "CharVocab": "lab.data.vocab",
+    "TagVocab": "lab.data.vocab",
+    "Vocabs": "lab.data.vocab",
+    "PAD": "lab.data.vocab",
+    "UNK": "lab.data.vocab",
+    "PAD_ID": "lab.data.vocab",
+    "UNK_ID": "lab.data.vocab",
+    # batching (torch)
+    "Batch": "lab.data.batch",
+    "collate": "lab.data.batching",
+    "BucketBatchSampler": "lab.data.batching",
+    "make_batches": "lab.data.batching",
+    # subsets and statistics
+    "nested_subsets": "lab.data.subsets",
+    "token_count": "lab.data.subsets",
+    "CorpusStats": "lab.data.stats",
+    "corpus_stats": "lab.data.stats",
+    "oov_rate": "lab.data.stats",
+    # synthetic corpora
+    "HMMParams": "lab.data.hmm_corpus",
+    "make_hmm_params": "lab.data.hmm_corpus",
+    "sample_hmm": "lab.data.hmm_corpus",
+    "synthetic_hmm": "lab.data.hmm_corpus",
+    "word_order_corpus": "lab.data.word_order",
+    "long_range_corpus": "lab.data.long_range",
+    "translation_pairs": "lab.data.translation",
+    "builtin_corpus": "lab.data.builtin",
+    "builtin_kind": "lab.data.builtin",
+    "builtin_names": "lab.data.builtin",
+    "builtin_splits": "lab.data.builtin",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lab.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
