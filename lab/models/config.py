@@ -1,0 +1,105 @@
+"""``ModelConfig``: the frozen description of a tagger, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+ENCODERS = ("bow", "elman", "residual", "gated", "lstm", "gru")
+# head -> its decoders; the first is the default
+HEAD_DECODERS: dict[str, tuple[str, ...]] = {
+    "softmax": ("argmax",),
+    "crf": ("viterbi", "max_marginal"),
+    "autoregressive": ("greedy", "beam", "exact"),
+    "hmm": ("viterbi", "max_marginal"),
+}
+HEADS = tuple(HEAD_DECODERS)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A tagger = word features -> encoder -> head.
+
+    encoder         one of ENCODERS; ``bow`` is each word's own features, no context
+    bidirectional   run a second direction (not for ``bow``)
+    layers          stacked encoder layers (for ``bow``: Linear+tanh blocks)
+    embedding_dim   word embedding size
+    hidden          encoder size per direction (a bidirectional encoder outputs 2*hidden);
+                    also the size of the autoregressive head's tag GRU
+    dropout         on word features, between layers and on encoder outputs; in [0, 1)
+    char_features   add char-CNN features (char_dim embeddings, char_dim filters)
+    head            one of HEADS; ``hmm`` is generative and uses no encoder (set
+                    encoder='bow', bidirectional=False, char_features=False)
+    decoder         None (the head's default) or one of HEAD_DECODERS[head]
+    beam_width      k for the autoregressive head's beam decoder
+    bio_constraints forbid invalid BIO transitions (crf and hmm heads; needs tag_names)
+    tag_embedding_dim  size of the y_{t-1} embedding of the autoregressive head
+    """
+
+    encoder: str = "lstm"
+    bidirectional: bool = False
+    layers: int = 1
+    embedding_dim: int = 64
+    hidden: int = 64
+    dropout: float = 0.0
+    char_features: bool = False
+    char_dim: int = 32
+    head: str = "softmax"
+    decoder: str | None = None
+    beam_width: int = 4
+    bio_constraints: bool = False
+    tag_embedding_dim: int = 16
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {self.encoder!r}; expected one of {list(ENCODERS)}")
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; expected one of {list(HEADS)}")
+        valid = HEAD_DECODERS[self.head]
+        if self.decoder is not None and self.decoder not in valid:
+            raise ValueError(
+                f"head {self.head!r} has no decoder {self.decoder!r}; expected one of "
+                f"{list(valid)} (or None for {valid[0]!r})"
+            )
+        for name in ("layers", "embedding_dim", "hidden", "char_dim", "beam_width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.tag_embedding_dim, int) or self.tag_embedding_dim < 1:
+            raise ValueError(
+                f"tag_embedding_dim must be an int >= 1, got {self.tag_embedding_dim!r}"
+            )
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.encoder == "bow" and self.bidirectional:
+            raise ValueError("encoder 'bow' has no direction: set bidirectional=False")
+        if self.head == "hmm" and (
+            self.encoder != "bow" or self.bidirectional or self.char_features
+        ):
+            raise ValueError(
+                "head 'hmm' is generative and uses no encoder: set encoder='bow', "
+                f"bidirectional=False, char_features=False (got encoder={self.encoder!r}, "
+                f"bidirectional={self.bidirectional}, char_features={self.char_features})"
+            )
+        if self.bio_constraints and self.head not in ("crf", "hmm"):
+            raise ValueError(f"bio_constraints needs head 'crf' or 'hmm', got head={self.head!r}")
+
+    @property
+    def resolved_decoder(self) -> str:
+        """The decoder ``decode`` uses by default: ``decoder`` or the head's first."""
+        return self.decoder or HEAD_DECODERS[self.head][0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON-ready) of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """The config from a dict; an unknown key -> ValueError listing the valid keys."""
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a dict, got {type(data).__name__}")
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {unknown}; valid keys: {valid}")
+        return cls(**data)

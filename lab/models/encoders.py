@@ -1,0 +1,226 @@
+"""Word features and the six encoders: bow, elman, residual, gated, lstm, gru.
+
+Every encoder maps word features x (B, T, D) with ``mask`` (B, T) and ``lengths`` (B,) to
+states (B, T, out_dim), zero on padding. ``hidden`` is the size per direction, so a
+bidirectional encoder has ``out_dim = 2 * hidden`` (forward half first).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lab.models.cells import CELLS
+from lab.models.config import ENCODERS
+
+
+def check_lengths(lengths: torch.Tensor, time: int) -> None:
+    """ValueError unless every length is in [1, T]."""
+    if lengths.dim() != 1:
+        raise ValueError(f"expected lengths of shape (B,), got {tuple(lengths.shape)}")
+    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > time):
+        raise ValueError(
+            f"every length must be in [1, T={time}], got min {int(lengths.min())}, "
+            f"max {int(lengths.max())}"
+        )
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence within its own length; padding stays where it is.
+
+    x (B, T, D), lengths (B,) -> (B, T, D). The map is its own inverse.
+    """
+    b, t = x.shape[:2]
+    steps = torch.arange(t, device=x.device).expand(b, t)  # (B, T)
+    lengths = lengths.to(x.device).unsqueeze(1)  # (B, 1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (B, T)
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class CharCNN(nn.Module):
+    """Character features of each token: embeddings, a width-3 convolution, ReLU, max over L.
+
+    chars (B, T, L) long, 0 on padding -> (B, T, filters).
+    """
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int, width: int = 3) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, width, padding=width // 2)
+        self.filters = filters
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        b, t, length = chars.shape
+        e = self.embedding(chars.reshape(b * t, length)).transpose(1, 2)  # (B*T, E, L)
+        f = torch.relu(self.conv(e))  # (B*T, F, L)
+        # ReLU output is >= 0, so zeroing padded characters keeps them out of the max
+        f = f.masked_fill((chars.reshape(b * t, 1, length) == 0), 0.0)
+        return f.max(dim=2).values.reshape(b, t, self.filters)  # (B, T, F)
+
+
+class WordFeatures(nn.Module):
+    """Word embeddings, optionally concatenated with char-CNN features.
+
+    words (B, T), chars (B, T, L) or None -> (B, T, out_dim).
+    """
+
+    def __init__(
+        self, num_words: int, embedding_dim: int, num_chars: int = 0, char_dim: int = 0
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_words, embedding_dim, padding_idx=0)
+        self.chars = CharCNN(num_chars, char_dim, char_dim) if num_chars > 0 else None
+        self.out_dim = embedding_dim + (char_dim if self.chars is not None else 0)
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor | None = None) -> torch.Tensor:
+        v = self.embedding.num_embeddings
+        if words.numel() and (int(words.min()) < 0 or int(words.max()) >= v):
+            raise ValueError(
+                f"word ids must be in [0, {v}), got [{int(words.min())}, {int(words.max())}]"
+            )
+        x = self.embedding(words)  # (B, T, E)
+        if self.chars is None:
+            return x
+        if chars is None:
+            raise ValueError("this model uses character features: the batch needs chars (B, T, L)")
+        if chars.shape[:2] != words.shape:
+            raise ValueError(
+                f"chars {tuple(chars.shape)} do not match words {tuple(words.shape)} in (B, T)"
+            )
+        return torch.cat([x, self.chars(chars)], dim=-1)
+
+
+class Encoder(nn.Module):
+    """Common interface: ``forward(x, mask, lengths) -> (B, T, out_dim)``, zero on padding."""
+
+    out_dim: int
+    bidirectional: bool = False
+
+    def final_states(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The state after reading the whole sentence, (B, out_dim): the forward half at
+        each sentence's last token, the backward half (if any) at its first token."""
+        b = states.shape[0]
+        last = states[torch.arange(b, device=states.device), lengths.to(states.device) - 1]
+        if not self.bidirectional:
+            return last
+        half = self.out_dim // 2
+        return torch.cat([last[:, :half], states[:, 0, half:]], dim=-1)
+
+
+class BowEncoder(Encoder):
+    """The time-invariant phi: each token's own features through ``layers`` x
+    (Linear + tanh); no context at all."""
+
+    def __init__(self, input_dim: int, hidden: int, layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        blocks: list[nn.Module] = []
+        for i in range(layers):
+            if i > 0:
+                blocks.append(nn.Dropout(dropout))
+            blocks += [nn.Linear(input_dim if i == 0 else hidden, hidden), nn.Tanh()]
+        self.net = nn.Sequential(*blocks)
+        self.out_dim = hidden
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(x) * mask.unsqueeze(-1)
+
+
+class CustomRecurrentEncoder(Encoder):
+    """Stacked (optionally bidirectional) layers of an Elman, residual or gated cell.
+
+    The backward direction reverses each sentence within its own length, runs a forward
+    cell, and reverses back, so it starts at each sentence's own last token. Dropout is
+    applied between layers.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_dim: int,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if kind not in CELLS:
+            raise ValueError(f"unknown cell {kind!r}; expected one of {sorted(CELLS)}")
+        cell = CELLS[kind]
+        directions = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                cell(input_dim if i == 0 else directions * hidden, hidden)
+                for _ in range(directions)
+            )
+            for i in range(layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.bidirectional = bidirectional
+        self.out_dim = directions * hidden
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        check_lengths(lengths, x.shape[1])
+        for i, cells in enumerate(self.layers):
+            if i > 0:
+                x = self.dropout(x)
+            outputs = [cells[0](x)]  # (B, T, H)
+            if self.bidirectional:
+                outputs.append(reverse_padded(cells[1](reverse_padded(x, lengths)), lengths))
+            x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+        return x * mask.unsqueeze(-1)
+
+
+class TorchRecurrentEncoder(Encoder):
+    """torch's fused LSTM or GRU over packed sequences (so padding is never read)."""
+
+    def __init__(
+        self,
+        kind: str,
+        input_dim: int,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        modules = {"lstm": nn.LSTM, "gru": nn.GRU}
+        if kind not in modules:
+            raise ValueError(f"unknown fused module {kind!r}; expected one of {sorted(modules)}")
+        self.rnn = modules[kind](
+            input_dim,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        self.bidirectional = bidirectional
+        self.out_dim = (2 if bidirectional else 1) * hidden
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        check_lengths(lengths, x.shape[1])
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out  # pad_packed_sequence fills padding with zeros
+
+
+def build_encoder(
+    kind: str,
+    input_dim: int,
+    hidden: int,
+    layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+) -> Encoder:
+    """The encoder named ``kind`` (one of ENCODERS) reading features of size ``input_dim``."""
+    if kind == "bow":
+        if bidirectional:
+            raise ValueError("encoder 'bow' has no direction: set bidirectional=False")
+        return BowEncoder(input_dim, hidden, layers, dropout)
+    if kind in CELLS:
+        return CustomRecurrentEncoder(kind, input_dim, hidden, layers, bidirectional, dropout)
+    if kind in ("lstm", "gru"):
+        return TorchRecurrentEncoder(kind, input_dim, hidden, layers, bidirectional, dropout)
+    raise ValueError(f"unknown encoder {kind!r}; expected one of {list(ENCODERS)}")

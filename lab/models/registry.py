@@ -1,0 +1,85 @@
+"""``build_model``: any tagger from a ``ModelConfig`` and the corpus sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from lab.models.config import ModelConfig
+from lab.models.encoders import WordFeatures, build_encoder
+from lab.models.heads import AutoregressiveHead, CRFHead, Head, SoftmaxHead
+from lab.models.tagger import NeuralTagger, Tagger
+
+
+def _check_size(name: str, value: int, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def bio_masks(tag_names: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(allowed (C, C) bool, allowed_start (C,) bool) for BIO tags, from lab.structured."""
+    from lab.structured import allowed_start, allowed_transitions
+
+    allowed = torch.as_tensor(allowed_transitions(list(tag_names), scheme="BIO"), dtype=torch.bool)
+    start = torch.as_tensor(allowed_start(list(tag_names)), dtype=torch.bool)
+    return allowed, start
+
+
+def build_model(
+    config: ModelConfig,
+    num_words: int,
+    num_tags: int,
+    num_chars: int = 0,
+    tag_names: Sequence[str] | None = None,
+) -> Tagger:
+    """The tagger ``config`` describes, for a word vocabulary of ``num_words`` (pad=0,
+    unk=1), ``num_tags`` tags and ``num_chars`` characters (needed iff char_features).
+    ``tag_names`` (length C) is needed iff ``bio_constraints``. Parameters are initialised
+    from torch's global RNG: seed it first for a reproducible model."""
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"expected a ModelConfig, got {type(config).__name__}")
+    _check_size("num_words", num_words, 2)
+    _check_size("num_tags", num_tags, 1)
+    _check_size("num_chars", num_chars, 0)
+    if tag_names is not None and len(tag_names) != num_tags:
+        raise ValueError(f"tag_names has {len(tag_names)} names but num_tags is {num_tags}")
+    if config.bio_constraints and tag_names is None:
+        raise ValueError("bio_constraints=True needs tag_names (the C tag strings)")
+    if config.char_features and num_chars < 2:
+        raise ValueError(f"char_features=True needs num_chars >= 2, got {num_chars}")
+
+    if config.head == "hmm":
+        from lab.models.hmm_tagger import HMMTagger
+
+        return HMMTagger(config, num_words, num_tags, tag_names=tag_names)
+
+    features = WordFeatures(
+        num_words,
+        config.embedding_dim,
+        num_chars=num_chars if config.char_features else 0,
+        char_dim=config.char_dim,
+    )
+    encoder = build_encoder(
+        config.encoder,
+        features.out_dim,
+        config.hidden,
+        layers=config.layers,
+        bidirectional=config.bidirectional,
+        dropout=config.dropout,
+    )
+    head: Head
+    if config.head == "softmax":
+        head = SoftmaxHead(encoder.out_dim, num_tags)
+    elif config.head == "crf":
+        allowed, start = bio_masks(tag_names) if config.bio_constraints else (None, None)
+        head = CRFHead(encoder.out_dim, num_tags, allowed=allowed, allowed_start=start)
+    else:
+        head = AutoregressiveHead(
+            encoder.out_dim,
+            num_tags,
+            tag_dim=config.tag_embedding_dim,
+            hidden=config.hidden,
+            beam_width=config.beam_width,
+        )
+    return NeuralTagger(config, features, encoder, head)
