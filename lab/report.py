@@ -1,0 +1,439 @@
+"""Reports: run records -> pandas tables (Markdown + CSV) and plots (PNG + SVG), each
+stating how it was made (command, seeds, sizes, device, commit, date).
+
+Typical use inside an experiment's ``summarize(records, out_dir, context)``::
+
+    df = records_frame(records)                       # one row per ok run
+    table = aggregate(df, by=["model", "size"], metrics=["acc"])
+    write_table(table, out_dir / "accuracy", context)
+    plot_learning_curves(df, x="size", y="acc", hue="model",
+                         path_stem=out_dir / "learning_curve", provenance=context,
+                         xlabel="training sentences", ylabel="token accuracy (fraction)")
+
+Column names may be given short (``"model"``) where ``"config.model"`` or
+``"metrics.model"`` is meant; outputs keep the names as given.
+
+The 95% confidence interval is the half-width ``t(0.975, n-1) * std / sqrt(n)`` over the
+runs of a group (seeds), std with ``ddof=1``. The t quantile comes from a table for
+1..30 degrees of freedom and from the Cornish-Fisher expansion beyond (error < 1e-6 there),
+so scipy is not needed. A group of one run has std and CI ``NaN``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lab.records import load_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "aggregate",
+    "context_from_records",
+    "format_provenance",
+    "load_records",
+    "plot_learning_curves",
+    "plot_lines",
+    "records_frame",
+    "t_quantile_975",
+    "write_table",
+]
+
+# t(0.975, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals).
+_T975 = (
+    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
+    2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905,
+    2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
+    2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
+)  # fmt: skip
+_Z975 = 1.959963984540054
+
+# Config keys that name a training size, for the "sizes" line of a provenance header.
+SIZE_KEYS = ("train_size", "size", "n_train", "sizes", "T", "length")
+
+
+def t_quantile_975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
+    if not isinstance(df, (int,)) or isinstance(df, bool) or df < 1:
+        raise ValueError(f"degrees of freedom must be an int >= 1, got {df!r}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z, v = _Z975, float(df)
+    # Cornish-Fisher expansion of the t quantile around the normal one (Abramowitz &
+    # Stegun 26.7.5).
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
+
+
+# ----------------------------------------------------------------------------- frames
+
+
+def _flatten(prefix: str, value: Any, out: dict) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}", inner, out)
+    else:
+        out[prefix] = value
+
+
+def records_frame(records: Sequence[dict], include_failed: bool = False) -> pd.DataFrame:
+    """One row per record: ``id, experiment, status, wall_s, device, commit`` and the
+    config and metrics flattened into ``config.<key>`` / ``metrics.<key>`` columns (nested
+    dicts give ``config.a.b``). Failed runs are left out unless ``include_failed``."""
+    import pandas as pd
+
+    rows = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise TypeError(f"record {index} must be a dict, got {type(record).__name__}")
+        if record.get("status") != "ok" and not include_failed:
+            continue
+        row = {
+            key: record.get(key)
+            for key in ("id", "experiment", "status", "wall_s", "device", "commit")
+        }
+        _flatten("config", record.get("config") or {}, row)
+        _flatten("metrics", record.get("metrics") or {}, row)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _column(df: pd.DataFrame, name: str) -> str:
+    """The column meant by ``name``: itself, else ``config.name``, else ``metrics.name``."""
+    for candidate in (name, f"config.{name}", f"metrics.{name}"):
+        if candidate in df.columns:
+            return candidate
+    raise ValueError(f"no column {name!r} (nor config.{name} / metrics.{name}); have {list(df)}")
+
+
+def aggregate(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Per group of ``by``: ``n`` (runs in the group, i.e. seeds) and, per metric,
+    ``<m>_mean``, ``<m>_std`` (ddof=1) and ``<m>_ci95`` (95% CI half-width, t
+    distribution). Missing metric values are left out of that metric's statistics.
+    Groups are sorted by ``by``; the output columns use the names as given."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(by, str) or isinstance(metrics, str):
+        raise TypeError("by and metrics must be lists of column names, not strings")
+    if not metrics:
+        raise ValueError("metrics is empty: name at least one metric column")
+    if df.empty:
+        return pd.DataFrame(columns=[*by, "n", *_stat_columns(metrics)])
+    by_cols = [_column(df, b) for b in by]
+    metric_cols = [_column(df, m) for m in metrics]
+    data = df[by_cols + metric_cols].copy()
+    data.columns = [*by, *metrics]
+    for metric in metrics:
+        try:
+            data[metric] = pd.to_numeric(data[metric])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"metric {metric!r} is not numeric: {err}") from err
+    grouped = data.groupby(by, dropna=False, sort=True) if by else [((), data)]
+    rows = []
+    for key, group in grouped:
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key, strict=True))
+        row["n"] = len(group)
+        for metric in metrics:
+            values = group[metric].dropna().to_numpy(dtype=float)
+            count = len(values)
+            mean = float(values.mean()) if count else math.nan
+            std = float(values.std(ddof=1)) if count > 1 else math.nan
+            ci = t_quantile_975(count - 1) * std / math.sqrt(count) if count > 1 else math.nan
+            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci95": ci})
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=[*by, "n", *_stat_columns(metrics)])
+    out["n"] = out["n"].astype(np.int64)
+    return out
+
+
+def _stat_columns(metrics: list[str]) -> list[str]:
+    return [f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci95")]
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def context_from_records(records: Sequence[dict], command: str | None = None) -> dict:
+    """How a set of records was made, for headers and ``summarize``'s ``context``:
+    experiment, command (the sweep's, or ``command``), seeds, sizes, device(s),
+    commit(s), date range, runs and failures."""
+    from lab import provenance as prov
+
+    def distinct(values) -> list:
+        seen = []
+        for v in values:
+            if v is not None and v not in seen:
+                seen.append(v)
+        return seen
+
+    def sortable(values: list) -> list:
+        try:
+            return sorted(values)
+        except TypeError:
+            return values
+
+    configs = [r.get("config") or {} for r in records]
+    size_key = next((k for k in SIZE_KEYS if any(k in c for c in configs)), None)
+    commits = []
+    for r in records:
+        if r.get("commit"):
+            commits.append(prov.describe_commit({"sha": r["commit"], "dirty": r.get("dirty")}))
+    finished = sortable(distinct(r.get("finished") for r in records))
+    commands = distinct(r.get("command") for r in records)
+    return {
+        "experiment": ", ".join(distinct(r.get("experiment") for r in records)),
+        "command": command if command is not None else "; ".join(commands),
+        "seeds": sortable(distinct(c.get("seed") for c in configs)),
+        "sizes": sortable(distinct(c.get(size_key) for c in configs)) if size_key else [],
+        "device": "; ".join(distinct(r.get("device") for r in records)),
+        "commit": ", ".join(distinct(commits)) or "unknown",
+        "date": f"{finished[0]} .. {finished[-1]}" if len(finished) > 1 else "".join(finished),
+        "runs": len(records),
+        "failed": sum(r.get("status") != "ok" for r in records),
+    }
+
+
+_HEADER_ORDER = ("command", "seeds", "sizes", "device", "commit", "date")
+
+
+def format_provenance(provenance: dict | None) -> str:
+    """``"command: `...` · seeds: 0, 1, 2 · sizes: ... · device: ... · commit: ... · date"``."""
+    if not provenance:
+        return "provenance: not given"
+    if not isinstance(provenance, dict):
+        raise TypeError(f"provenance must be a dict, got {type(provenance).__name__}")
+
+    def text(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(v) for v in value) or "-"
+        if isinstance(value, dict):
+            return ", ".join(f"{k} {v}" for k, v in value.items())
+        return str(value)
+
+    keys = [k for k in _HEADER_ORDER if k in provenance]
+    keys += [k for k in provenance if k not in _HEADER_ORDER and k not in ("versions",)]
+    parts = []
+    for key in keys:
+        value = text(provenance[key])
+        parts.append(f"{key}: `{value}`" if key == "command" else f"{key}: {value}")
+    return " · ".join(parts)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _cell(value: Any, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.{digits}g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub Markdown table of ``df`` (floats to ``digits`` significant digits)."""
+    header = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(_plain(v), digits) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars (so formatting is uniform)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and getattr(value, "ndim", 1) == 0 else value
+
+
+def write_table(
+    df: pd.DataFrame,
+    path_stem: str | os.PathLike,
+    provenance: dict | None,
+    title: str | None = None,
+    digits: int = 4,
+) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` (headed by how it was made) and ``<stem>.csv`` (full
+    precision, plain, one header row), each atomically. Returns both paths."""
+    stem = Path(path_stem)
+    md_path, csv_path = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".csv")
+    header = [f"# {title}", ""] if title else []
+    header += [f"How this was made: {format_provenance(provenance)}", ""]
+    markdown = "\n".join(header) + "\n" + markdown_table(df, digits) + "\n"
+    _atomic_write(md_path, markdown.encode("utf-8"))
+    _atomic_write(csv_path, df.to_csv(index=False).encode("utf-8"))
+    return md_path, csv_path
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot_lines(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    path_stem: str | os.PathLike | None = None,
+    provenance: dict | None = None,
+    *,
+    hline: float | tuple[float, str] | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    formats: Sequence[str] = ("png", "svg"),
+) -> list[Path]:
+    """Lines of ``y`` against ``x``, one per value of ``hue``, with 95% confidence bands.
+
+    ``df`` is either one row per run (the mean and CI over runs sharing ``(hue, x)`` are
+    computed here) or already aggregated (has ``<y>_mean`` and ``<y>_ci95`` columns).
+    ``hline`` draws a reference line (a value, or ``(value, label)``, e.g. the
+    Bayes-optimal accuracy). Labels should carry units ("time per sentence (ms)").
+    Writes ``<stem>.png`` and ``<stem>.svg`` (``formats``); returns their paths."""
+    from matplotlib.figure import Figure
+
+    if path_stem is None:
+        raise ValueError("path_stem is required: where to write <stem>.png / <stem>.svg")
+    points = _points(df, x, y, hue)
+    fig = Figure(figsize=(6.4, 4.2), dpi=150)
+    ax = fig.add_subplot()
+    groups = list(points.groupby("hue", sort=True, dropna=False)) if hue else [(None, points)]
+    colors = _colors(len(groups))
+    markers = "osD^vP*Xhp<>"
+    for index, (label, group) in enumerate(groups):
+        group = group.sort_values("x")
+        color = colors[index]
+        ax.plot(
+            group["x"],
+            group["mean"],
+            marker=markers[index % len(markers)],
+            markersize=4,
+            color=color,
+            label=None if label is None else str(label),
+        )
+        lower, upper = group["mean"] - group["ci"], group["mean"] + group["ci"]
+        ax.fill_between(group["x"], lower, upper, color=color, alpha=0.2, linewidth=0)
+    if hline is not None:
+        value, text = hline if isinstance(hline, tuple) else (hline, "reference")
+        ax.axhline(float(value), color="black", linestyle="--", linewidth=1, label=text)
+    if logx:
+        ax.set_xscale("log")
+        _plain_log_ticks(ax, sorted(points["x"].dropna().unique()))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(
+            title=hue,
+            fontsize="small",
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            frameon=False,
+        )
+    caption = "Shaded: 95% CI over runs. " + format_provenance(provenance)
+    fig.text(0.01, -0.01, caption, fontsize=5.5, va="top", ha="left", wrap=True)
+    paths = []
+    stem = Path(path_stem)
+    for fmt in formats:
+        buffer = io.BytesIO()
+        metadata = {"Description": caption} if fmt in ("png", "svg", "pdf") else None
+        fig.savefig(buffer, format=fmt, bbox_inches="tight", metadata=metadata)
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        _atomic_write(path, buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def plot_learning_curves(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None,
+    path_stem: str | os.PathLike,
+    provenance: dict | None,
+    hline: float | tuple[float, str] | None = None,
+    logx: bool = True,
+    **kwargs: Any,
+) -> list[Path]:
+    """Learning curves: ``y`` (a score) against ``x`` (training size) on a log x-axis by
+    default, one line per ``hue`` with 95% confidence bands, and an optional
+    Bayes-optimal ``hline``. See :func:`plot_lines` for the rest."""
+    if isinstance(hline, (int, float)) and not isinstance(hline, bool):
+        hline = (float(hline), "Bayes-optimal")
+    return plot_lines(df, x, y, hue, path_stem, provenance, hline=hline, logx=logx, **kwargs)
+
+
+def _points(df: pd.DataFrame, x: str, y: str, hue: str | None) -> pd.DataFrame:
+    """A frame with columns hue, x, mean, ci (ci 0 where undefined)."""
+    import pandas as pd
+
+    if df.empty:
+        raise ValueError("nothing to plot: the frame is empty")
+    by = [hue, x] if hue else [x]
+    if f"{y}_mean" in df.columns:
+        cols = [_column(df, b) for b in by]
+        ci = df[f"{y}_ci95"] if f"{y}_ci95" in df.columns else 0.0
+        points = pd.DataFrame({"x": df[cols[-1]], "mean": df[f"{y}_mean"], "ci": ci})
+        if hue:
+            points["hue"] = df[cols[0]]
+    else:
+        table = aggregate(df, by=by, metrics=[y])
+        points = pd.DataFrame({"x": table[x], "mean": table[f"{y}_mean"], "ci": table[f"{y}_ci95"]})
+        if hue:
+            points["hue"] = table[hue]
+    points["ci"] = pd.to_numeric(points["ci"]).fillna(0.0)
+    return points
+
+
+def _colors(count: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if count <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(count)]
+
+
+def _plain_log_ticks(ax, xs: list) -> None:
+    """Label a log x-axis with plain numbers (1000, not 10^3); with few sizes, put the
+    ticks on the sizes themselves."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    if 0 < len(xs) <= 8:
+        ax.xaxis.set_major_locator(FixedLocator([float(x) for x in xs]))
+        ax.xaxis.set_minor_formatter(NullFormatter())

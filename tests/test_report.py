@@ -1,0 +1,270 @@
+"""lab.report, lab.provenance and `lab report`: numbers against hand computation, tables
+and plots written with how they were made."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from lab import provenance
+from lab.records import append_record
+from lab.report import (
+    aggregate,
+    context_from_records,
+    format_provenance,
+    plot_learning_curves,
+    plot_lines,
+    records_frame,
+    t_quantile_975,
+    write_table,
+)
+
+# acc per (model, size) over seeds 0, 1, 2; ("b", 100) has one seed only.
+ACC = {
+    ("a", 10): [0.5, 0.6, 0.9],
+    ("a", 100): [0.8, 0.8, 0.8],
+    ("b", 10): [0.4, 0.5, 0.6],
+    ("b", 100): [0.7],
+}
+
+
+def fixture_records() -> list[dict]:
+    records = []
+    for (model, size), values in ACC.items():
+        for seed, acc in enumerate(values):
+            records.append(
+                {
+                    "id": f"{model}-{size}-{seed}",
+                    "experiment": "toy",
+                    "config": {"model": model, "size": size, "seed": seed, "opt": {"lr": 0.1}},
+                    "metrics": {"acc": acc, "ms": 10.0 * size},
+                    "status": "ok",
+                    "wall_s": 1.0,
+                    "device": "cpu (test)",
+                    "commit": "0123456789abcdef0123",
+                    "dirty": True,
+                    "command": "lab run toy --quick",
+                    "finished": f"2026-01-0{seed + 1}T00:00:00+00:00",
+                }
+            )
+    records.append(
+        {
+            "id": "failed",
+            "experiment": "toy",
+            "config": {"model": "a", "size": 10, "seed": 9},
+            "metrics": None,
+            "status": "failed",
+            "error": "Traceback ...",
+        }
+    )
+    return records
+
+
+CONTEXT = {"command": "lab run toy --quick", "seeds": [0, 1, 2], "sizes": [10, 100]}
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def test_t_quantile_matches_known_values():
+    assert t_quantile_975(1) == pytest.approx(12.7062, abs=1e-4)
+    assert t_quantile_975(2) == pytest.approx(4.3027, abs=1e-4)
+    assert t_quantile_975(30) == pytest.approx(2.0423, abs=1e-4)
+    assert t_quantile_975(31) == pytest.approx(2.0395, abs=1e-4)
+    assert t_quantile_975(120) == pytest.approx(1.9799, abs=1e-4)
+    assert t_quantile_975(10**6) == pytest.approx(1.95996, abs=1e-5)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError):
+            t_quantile_975(bad)
+
+
+def test_t_quantile_agrees_with_scipy_where_installed():
+    stats = pytest.importorskip("scipy.stats")
+    for df in [*range(1, 60), 100, 500, 5000]:
+        assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-6), df
+
+
+def test_records_frame_flattens_config_and_metrics_and_drops_failed_runs():
+    df = records_frame(fixture_records())
+    assert len(df) == 10
+    for col in ("config.model", "config.size", "config.seed", "config.opt.lr", "metrics.acc"):
+        assert col in df.columns, col
+    assert set(df["status"]) == {"ok"}
+    assert len(records_frame(fixture_records(), include_failed=True)) == 11
+    with pytest.raises(TypeError):
+        records_frame(["not a record"])
+
+
+def test_aggregate_equals_a_hand_computation():
+    df = records_frame(fixture_records())
+    table = aggregate(df, by=["model", "size"], metrics=["acc", "ms"])
+    assert list(table.columns) == [
+        "model", "size", "n",
+        "acc_mean", "acc_std", "acc_ci95", "ms_mean", "ms_std", "ms_ci95",
+    ]  # fmt: skip
+    assert list(zip(table["model"], table["size"], strict=True)) == list(ACC)
+    assert list(table["n"]) == [3, 3, 3, 1]
+    a10 = table.iloc[0]
+    # 0.5, 0.6, 0.9: mean 2/3; variance (1/36 + 1/225 + 49/900) / 2 = 39/900;
+    # CI half-width t(0.975, 2) * sqrt(39)/30 / sqrt(3) = 4.302653 * sqrt(13) / 30.
+    assert a10["acc_mean"] == pytest.approx(2 / 3)
+    assert a10["acc_std"] == pytest.approx(math.sqrt(39) / 30)
+    assert a10["acc_ci95"] == pytest.approx(0.5171145, abs=1e-6)
+    a100 = table.iloc[1]
+    assert (a100["acc_mean"], a100["acc_std"], a100["acc_ci95"]) == pytest.approx((0.8, 0, 0))
+    b10 = table.iloc[2]
+    assert b10["acc_std"] == pytest.approx(0.1)
+    assert b10["acc_ci95"] == pytest.approx(4.302653 * 0.1 / math.sqrt(3))
+    b100 = table.iloc[3]
+    assert b100["acc_mean"] == pytest.approx(0.7)
+    assert math.isnan(b100["acc_std"]) and math.isnan(b100["acc_ci95"])
+    assert table["ms_mean"].tolist() == [100.0, 1000.0, 100.0, 1000.0]
+
+
+def test_aggregate_leaves_missing_values_out_and_checks_names():
+    df = pd.DataFrame({"m": ["x", "x", "x"], "acc": [1.0, None, 3.0]})
+    table = aggregate(df, by=["m"], metrics=["acc"])
+    assert table.loc[0, "n"] == 3
+    assert table.loc[0, "acc_mean"] == pytest.approx(2.0)
+    assert table.loc[0, "acc_std"] == pytest.approx(math.sqrt(2))
+    assert aggregate(df, by=[], metrics=["acc"]).loc[0, "acc_mean"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        aggregate(df, by=["nope"], metrics=["acc"])
+    with pytest.raises(ValueError, match="not numeric"):
+        aggregate(pd.DataFrame({"m": ["x"], "acc": ["high"]}), by=["m"], metrics=["acc"])
+    with pytest.raises(TypeError):
+        aggregate(df, by="m", metrics=["acc"])
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def test_context_from_records_says_how_the_records_were_made():
+    context = context_from_records(fixture_records())
+    assert context["seeds"] == [0, 1, 2, 9]
+    assert context["sizes"] == [10, 100]
+    assert context["commit"] == "0123456789ab (dirty)"
+    assert context["command"] == "lab run toy --quick"
+    assert context["device"] == "cpu (test)"
+    assert context["runs"] == 11 and context["failed"] == 1
+    assert context["date"] == "2026-01-01T00:00:00+00:00 .. 2026-01-03T00:00:00+00:00"
+    line = format_provenance(context)
+    assert "command: `lab run toy --quick`" in line and "seeds: 0, 1, 2, 9" in line
+
+
+def test_provenance_collects_commit_versions_device_threads_date():
+    info = provenance.collect(device="cpu", argv=["/x/bin/lab", "run", "toy", "--quick"])
+    assert info["command"] == "lab run toy --quick"
+    assert info["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", info["commit"])
+    assert info["dirty"] in (True, False, None)
+    assert {"python", "torch", "numpy", "pandas"} <= set(info["versions"])
+    assert info["device"].startswith("cpu (") and info["threads"] >= 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", info["date"])
+    assert provenance.describe_commit({"sha": None, "dirty": None}) == "unknown"
+    assert provenance.resolve_device("cpu") == "cpu"
+    assert provenance.resolve_device("auto") in ("cpu", "cuda", "mps")
+
+
+# ----------------------------------------------------------------------------- tables, plots
+
+
+def test_write_table_writes_markdown_headed_by_provenance_and_a_plain_csv(tmp_path):
+    table = aggregate(records_frame(fixture_records()), ["model", "size"], ["acc"])
+    md, csv = write_table(table, tmp_path / "sub" / "acc", CONTEXT, title="Accuracy")
+    text = md.read_text()
+    assert text.startswith("# Accuracy\n")
+    assert "command: `lab run toy --quick`" in text and "seeds: 0, 1, 2" in text
+    assert "| model | size | n | acc_mean | acc_std | acc_ci95 |" in text
+    assert "| a | 10 | 3 | 0.6667 | 0.2082 | 0.5171 |" in text
+    assert "| b | 100 | 1 | 0.7 | - | - |" in text
+    back = pd.read_csv(csv)
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["acc.csv", "acc.md"]
+
+
+def test_learning_curves_are_written_as_png_and_svg_with_labels(tmp_path):
+    df = records_frame(fixture_records())
+    paths = plot_learning_curves(
+        df,
+        x="size",
+        y="acc",
+        hue="model",
+        path_stem=tmp_path / "curve",
+        provenance=CONTEXT,
+        hline=0.95,
+        xlabel="training sentences",
+        ylabel="token accuracy (fraction)",
+    )
+    assert [p.name for p in paths] == ["curve.png", "curve.svg"]
+    png, svg = paths
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    text = svg.read_text()
+    for label in ("training sentences", "token accuracy (fraction)", "Bayes-optimal", "model"):
+        assert label in text, label
+    assert "lab run toy --quick" in text  # the caption states how it was made
+
+
+def test_plot_lines_from_an_aggregated_frame(tmp_path):
+    table = aggregate(records_frame(fixture_records()), ["model", "size"], ["ms"])
+    paths = plot_lines(
+        table,
+        x="size",
+        y="ms",
+        hue="model",
+        path_stem=tmp_path / "cost",
+        provenance=CONTEXT,
+        logx=True,
+        logy=True,
+        ylabel="time per sentence (ms)",
+        formats=("png",),
+    )
+    assert len(paths) == 1 and paths[0].stat().st_size > 5000
+    with pytest.raises(ValueError, match="empty"):
+        plot_lines(pd.DataFrame(), x="size", y="ms", path_stem=tmp_path / "e")
+
+
+# ----------------------------------------------------------------------------- lab report
+
+TOY = """
+from pathlib import Path
+NAME = "toy"
+CLAIM = "toy"
+def grid(scale):
+    return []
+def run(config):
+    return {}
+def summarize(records, out_dir, context):
+    from lab.report import aggregate, records_frame, write_table
+    table = aggregate(records_frame(records), ["model", "size"], ["acc"])
+    write_table(table, Path(out_dir) / "acc", context)
+    return {"verdict": "mixed", "rule": "toy", "key_figures": str(len(records))}
+"""
+
+
+def test_lab_report_calls_the_experiments_summarize(tmp_path, monkeypatch, capsys):
+    from lab import report_cli
+
+    exp_dir = tmp_path / "experiments"
+    exp_dir.mkdir()
+    (exp_dir / "toy.py").write_text(TOY)
+    monkeypatch.setenv("LAB_EXPERIMENTS_DIR", str(exp_dir))
+    out = tmp_path / "results"
+    for record in fixture_records():
+        append_record(out, record)
+    parser = argparse.ArgumentParser()
+    report_cli.add_arguments(parser)
+    assert report_cli.main(parser.parse_args([str(out)])) == 0
+    assert json.loads(capsys.readouterr().out)["key_figures"] == "10"  # failed run left out
+    assert "| a | 10 | 3 | 0.6667 |" in (out / "acc.md").read_text()
+    assert json.loads((out / "summary.json").read_text())["verdict"] == "mixed"
+
+    append_record(out, {**fixture_records()[0], "id": "other", "experiment": "other"})
+    with pytest.raises(ValueError, match="mixes experiments"):
+        report_cli.main(parser.parse_args([str(out)]))
+    with pytest.raises(ValueError, match="no records"):
+        report_cli.main(parser.parse_args([str(tmp_path / "empty")]))
