@@ -1,0 +1,55 @@
+"""The device a run uses: ``"auto"`` (cuda, then mps, then cpu) or an explicit name."""
+
+from __future__ import annotations
+
+import torch
+
+from lab.provenance import resolve_device as _resolve_name
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> cuda if available, then mps, then cpu; ``"cpu"``, ``"cuda"``,
+    ``"cuda:1"``, ``"mps"`` as given. Raises ValueError for a malformed name or a device
+    this machine does not have."""
+    if isinstance(device, torch.device):
+        name = str(device)
+    elif isinstance(device, str):
+        name = _resolve_name(device)
+    else:
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    try:
+        resolved = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(
+            f"unknown device {device!r}: expected 'auto', 'cpu', 'cuda[:i]' or 'mps'"
+        ) from e
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {device!r} asked for, but this machine has "
+                f"{torch.cuda.device_count()} CUDA devices"
+            )
+    if resolved.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} asked for, but MPS is not available here")
+    return resolved
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels on ``device`` (a no-op on the CPU), so timings are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter (or buffer); cpu for a model with neither."""
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")

@@ -1,0 +1,90 @@
+"""``lab evaluate CHECKPOINT --data F``: every metric of a saved model, as a table.
+
+    lab evaluate runs/crf/model.pt --data synthetic-hmm:500
+    lab evaluate runs/crf/model.pt --data ud_ewt:test --decoder all
+
+F is a file, a built-in corpus ``NAME:N`` (its ``test`` sample) or ``NAME:SPLIT``, as
+for ``lab train``. ``--decoder all`` gives one column per decoder of the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+
+def format_table(columns: Mapping[str, Mapping[str, Any]]) -> str:
+    """A plain-text table: one row per metric, one column per entry of ``columns``
+    (e.g. ``{"dev": {...}, "test": {...}}``); floats with 4 decimals."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "-" if math.isnan(value) else f"{value:.4f}"
+        return "-" if value is None else str(value)
+
+    names: list[str] = []
+    for metrics in columns.values():
+        names += [k for k in metrics if k not in names]
+    rows = [["metric", *columns]] + [
+        [name, *(cell(m.get(name)) for m in columns.values())] for name in names
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lab.train_cli import add_data_arguments
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = __doc__.split("\n", 2)[2]
+    parser.add_argument("checkpoint", help="a model.pt written by lab train")
+    parser.add_argument("--data", required=True, metavar="F", help="the tagged corpus")
+    parser.add_argument(
+        "--decoder", default=None, help="a decoder of the model, or 'all' (default: its own)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sample seed of a built-in corpus")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_data_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from lab.checkpoint import load_checkpoint
+    from lab.device import resolve_device
+    from lab.train import evaluate
+    from lab.train_cli import load_sentences
+
+    try:
+        device = resolve_device(args.device or "auto")
+        model, vocabs, configs = load_checkpoint(args.checkpoint, device=device)
+        sentences = load_sentences(args.data, "test", args.format, args.seed)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        print(f"lab evaluate: {e}", file=sys.stderr)
+        return 2
+    decoders = list(model.decoders) if args.decoder == "all" else [args.decoder]
+    batch_size = args.batch_size or (configs["train"].batch_size if configs["train"] else 64)
+    try:
+        columns = {
+            (name or "default"): evaluate(model, sentences, vocabs, batch_size, decoder=name)
+            for name in decoders
+        }
+    except ValueError as e:
+        print(f"lab evaluate: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(columns, indent=2))
+    else:
+        print(f"{args.checkpoint} on {args.data} ({len(sentences)} sentences, {device})")
+        print(format_table(columns))
+    return 0

@@ -1,0 +1,646 @@
+"""The one training loop, for every model, and the one evaluation.
+
+``fit`` never branches on a model's type. It uses only the tagger interface:
+``loss(batch)`` (mean NLL per token), ``decode(batch, method=None)`` (B, T) and, where a
+model has it, ``fit_closed_form(batches)`` (the HMM's counting estimator) instead of
+gradient steps. ``evaluate`` adds ``marginals(batch)`` (B, T, C) for calibration.
+
+Data arguments: ``train`` and ``dev`` are either lists of ``Sentence`` (then ``vocabs`` is
+required and batching happens inside: every epoch gets a fresh length-bucketed shuffle
+that depends only on ``(config.seed, epoch)``), or lists of ready ``Batch`` objects (then
+only the order of the batches is reshuffled each epoch, again by ``(seed, epoch)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lab import metrics
+from lab.data.batch import Batch
+from lab.device import model_device, resolve_device, synchronize
+from lab.seeding import seed_everything
+
+logger = logging.getLogger(__name__)
+
+LR_SCHEDULES = ("none", "linear", "cosine")
+DEV_METRICS = ("token_accuracy", "span_f1")
+AMP_MODES = ("none", "bf16", "fp16")
+CHECKPOINT_NAME = "model.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained (the same for every model).
+
+    lr, weight_decay  AdamW's; the lr decays to 0 over ``max_epochs`` by ``lr_schedule``
+                      (none | linear | cosine)
+    batch_size        sentences per batch
+    max_epochs        upper bound on passes over the training data
+    patience          stop after this many epochs without a better dev score
+    clip_norm         clip the gradient's global L2 norm to this (None: no clipping)
+    dev_metric        "token_accuracy" or "span_f1" (BIO tags), higher is better
+    device            "auto" (cuda, then mps, then cpu) or a torch device name
+    amp               mixed precision for the forward pass: none | bf16 | fp16 (CUDA only)
+    compile           wrap ``model.loss`` in ``torch.compile``
+    seed              seeds torch, numpy, random and the data order
+    max_seconds       wall-time budget: stop (after a dev evaluation) once exceeded
+    progress          show a tqdm progress bar (hidden anyway when stderr is no terminal)
+    """
+
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    max_epochs: int = 20
+    patience: int = 3
+    clip_norm: float | None = 5.0
+    lr_schedule: str = "none"
+    dev_metric: str = "token_accuracy"
+    device: str = "auto"
+    amp: str = "none"
+    compile: bool = False
+    seed: int = 0
+    max_seconds: float | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        for name in ("batch_size", "max_epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.clip_norm is not None and not (
+            isinstance(self.clip_norm, (int, float)) and self.clip_norm > 0
+        ):
+            raise ValueError(f"clip_norm must be a number > 0 or None, got {self.clip_norm!r}")
+        for name, allowed in (
+            ("lr_schedule", LR_SCHEDULES),
+            ("dev_metric", DEV_METRICS),
+            ("amp", AMP_MODES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}"
+                )
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
+        if self.max_seconds is not None and not (
+            isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0
+        ):
+            raise ValueError(f"max_seconds must be a number > 0 or None, got {self.max_seconds!r}")
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be a string, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON-ready) of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config from a dict; an unknown key -> ValueError listing the valid keys."""
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a dict, got {type(data).__name__}")
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {unknown}; valid keys: {valid}")
+        return cls(**data)
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` did. Epochs count from 1; ``history`` holds one dict per epoch
+    (epoch, train_loss, dev metric, lr, seconds, tokens_per_s).
+
+    train_seconds        wall time of the whole fit, dev evaluations included
+    train_tokens_per_s   training tokens per second of training time (batching, forward,
+                         backward, step; dev evaluation excluded)
+    seconds_to_best      wall time from the start until the best epoch's evaluation
+    stopped_reason       max_epochs | patience | max_seconds | interrupted |
+                         nonfinite_loss | closed_form
+    """
+
+    best_dev_metric: float
+    best_epoch: int
+    epochs: int
+    train_seconds: float
+    train_tokens_per_s: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    dev_metric: str = "token_accuracy"
+    seconds_to_best: float = float("nan")
+    stopped_reason: str = "max_epochs"
+    device: str = "cpu"
+    threads: int = 1
+    batch_size: int = 32
+    checkpoint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_batches(data: Sequence[Any]) -> bool:
+    if len(data) == 0:
+        raise ValueError("expected a non-empty list of Sentence or Batch, got an empty one")
+    kinds = {isinstance(x, Batch) for x in data}
+    if kinds == {True}:
+        return True
+    from lab.data.sentence import Sentence
+
+    if all(isinstance(x, Sentence) for x in data):
+        return False
+    raise TypeError(
+        "expected a list of lab.data.Sentence or a list of lab.data.Batch, got "
+        f"{sorted({type(x).__name__ for x in data})}"
+    )
+
+
+def _epoch_batches(data: Sequence[Any], vocabs: Any, config: TrainConfig, epoch: int) -> list:
+    """The training batches of one epoch, in an order fixed by ``(seed, epoch)``."""
+    if _is_batches(data):
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(data))
+        return [data[i] for i in order]
+    from lab.data.batching import make_batches
+
+    return make_batches(
+        data, vocabs, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch
+    )
+
+
+def _eval_batches(data: Sequence[Any], vocabs: Any, batch_size: int) -> list[Batch]:
+    if _is_batches(data):
+        return list(data)
+    if vocabs is None:
+        raise ValueError("sentences need vocabs to be batched: pass vocabs=Vocabs(...)")
+    from lab.data.batching import make_batches
+
+    return make_batches(data, vocabs, batch_size, shuffle=False)
+
+
+def default_decoder(model: Any) -> str | None:
+    """The decoder ``model.decode(batch)`` uses when given none: ``config.resolved_decoder``
+    or the first of ``model.decoders``."""
+    config = getattr(model, "config", None)
+    name = getattr(config, "resolved_decoder", None)
+    if name is None:
+        decoders = getattr(model, "decoders", ())
+        name = decoders[0] if decoders else None
+    return name
+
+
+def _check_decoder(model: Any, decoder: str | None) -> None:
+    decoders = tuple(getattr(model, "decoders", ()))
+    if decoder is not None and decoders and decoder not in decoders:
+        raise ValueError(f"this model has no decoder {decoder!r}; expected one of {list(decoders)}")
+
+
+def _gold_and_pred(
+    model: Any, batches: Sequence[Batch], device: torch.device, decoder: str | None
+) -> tuple[list[list[int]], list[list[int]]]:
+    gold, pred = [], []
+    for batch in batches:
+        if batch.tags is None:
+            raise ValueError("evaluation needs tagged sentences; a batch has tags=None")
+        decoded = model.decode(batch.to(device), method=decoder)  # (B, T)
+        gold += metrics.unpad(batch.tags, batch.lengths)
+        pred += metrics.unpad(decoded.cpu(), batch.lengths)
+    return gold, pred
+
+
+def _names(ids: list[list[int]], tag_names: Sequence[str]) -> list[list[str]]:
+    return [[tag_names[i] for i in row] for row in ids]
+
+
+def dev_score(
+    model: Any,
+    batches: Sequence[Batch],
+    metric: str = "token_accuracy",
+    tag_names: Sequence[str] | None = None,
+    decoder: str | None = None,
+) -> float:
+    """The dev metric ``fit`` stops on: token accuracy or BIO span F1 of ``decode``."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            gold, pred = _gold_and_pred(model, batches, model_device(model), decoder)
+    finally:
+        model.train(was_training)
+    if metric == "token_accuracy":
+        return metrics.token_accuracy(gold, pred)
+    if metric == "span_f1":
+        if tag_names is None:
+            raise ValueError("dev_metric 'span_f1' needs the tag names: pass vocabs")
+        return metrics.span_prf(_names(gold, tag_names), _names(pred, tag_names))["f1"]
+    raise ValueError(f"dev metric must be one of {list(DEV_METRICS)}, got {metric!r}")
+
+
+def _lr_lambda(schedule: str, total_steps: int) -> Callable[[int], float]:
+    total = max(1, total_steps)
+    if schedule == "linear":
+        return lambda step: max(0.0, 1.0 - step / total)
+    if schedule == "cosine":
+        return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    return lambda step: 1.0
+
+
+def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    if amp == "none":
+        return contextlib.nullcontext()
+    if amp == "fp16" and device.type != "cuda":
+        raise ValueError(f"amp='fp16' needs a CUDA device, got {device}")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class _Stepper:
+    """The gradient steps of ``fit``: AdamW, optional autocast and fp16 loss scaling,
+    clipping, the lr schedule, and the progress bar of one epoch."""
+
+    # read the loss back from the device only every so many steps (each read syncs)
+    SYNC_EVERY = 20
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        config: TrainConfig,
+        device: torch.device,
+    ) -> None:
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.config, self.device = config, device
+        _autocast(device, config.amp)  # raises now, not mid-epoch, for fp16 off CUDA
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
+        self.loss_fn = torch.compile(model.loss, dynamic=True) if config.compile else model.loss
+
+    def step(self, batch: Batch) -> torch.Tensor:
+        """One update; returns the detached loss (mean NLL per token) on the device."""
+        with _autocast(self.device, self.config.amp):
+            loss = self.loss_fn(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.config.clip_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.detach().float()
+
+    def run_epoch(
+        self, batches: Sequence[Batch], epoch: int, deadline: float | None, best_dev: float
+    ) -> tuple[float, int, bool, bool]:
+        """Steps over ``batches`` until done, past ``deadline`` or the loss is non-finite.
+        Returns (sum of token-weighted losses, tokens, out_of_time, nonfinite)."""
+        from tqdm.auto import tqdm
+
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=self.device)
+        tokens, out_of_time, nonfinite = 0, False, False
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch}",
+            leave=False,
+            disable=None if self.config.progress else True,
+            unit="batch",
+        )
+        for i, batch in enumerate(bar, start=1):
+            if deadline is not None and time.perf_counter() > deadline:
+                out_of_time = True
+                break
+            loss = self.step(batch.to(self.device))
+            loss_sum += loss * batch.num_tokens
+            tokens += batch.num_tokens
+            if i % self.SYNC_EVERY == 0 or i == len(batches):
+                total = float(loss_sum)
+                if not math.isfinite(total):
+                    nonfinite = True
+                    break
+                bar.set_postfix(
+                    loss=f"{total / tokens:.4f}",
+                    dev=f"{best_dev:.4f}",
+                    tok_s=f"{tokens / (time.perf_counter() - t0):.0f}",
+                )
+        bar.close()
+        return float(loss_sum), tokens, out_of_time, nonfinite
+
+
+def fit(
+    model: torch.nn.Module,
+    train: Sequence[Any],
+    dev: Sequence[Any],
+    config: TrainConfig,
+    vocabs: Any = None,
+    out_dir: str | Path | None = None,
+    model_config: Any = None,
+    log: Callable[[str], None] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``train`` and keep the state with the best dev score.
+
+    train, dev    lists of ``Sentence`` (needs ``vocabs``) or of ``Batch`` (module doc)
+    config        a ``TrainConfig``
+    vocabs        ``lab.data.Vocabs``; needed for sentences, for ``span_f1`` and to save
+    out_dir       if given, the best state is saved there as ``model.pt`` (a checkpoint
+                  with ``model_config``, default ``model.config``) and ``fit.json``
+    log           where the one line per epoch goes (default: this module's logger)
+
+    AdamW with gradient clipping and an optional lr schedule; early stopping when the dev
+    metric has not improved for ``patience`` epochs; Ctrl-C stops cleanly. The model ends
+    in the best state, in eval mode, on ``config.device``. Returns a ``FitResult``.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    train_are_batches = _is_batches(train)
+    if not train_are_batches and vocabs is None:
+        raise ValueError("training sentences need vocabs to be batched: pass vocabs=Vocabs(...)")
+    tag_names = list(vocabs.tags.names) if vocabs is not None else None
+    if config.dev_metric == "span_f1" and tag_names is None:
+        raise ValueError("dev_metric 'span_f1' needs the tag names: pass vocabs")
+    if out_dir is not None:
+        model_config = model_config if model_config is not None else getattr(model, "config", None)
+        if model_config is None or vocabs is None:
+            raise ValueError("saving to out_dir needs vocabs and a model config (model.config)")
+    log = log or logger.info
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    model.to(device)
+    dev_batches = _eval_batches(dev, vocabs, config.batch_size)
+
+    def score() -> float:
+        return dev_score(model, dev_batches, config.dev_metric, tag_names)
+
+    start = time.perf_counter()
+    result = FitResult(
+        best_dev_metric=float("-inf"),
+        best_epoch=0,
+        epochs=0,
+        train_seconds=0.0,
+        train_tokens_per_s=float("nan"),
+        dev_metric=config.dev_metric,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        batch_size=config.batch_size,
+    )
+    checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+
+    def save_best() -> None:
+        if checkpoint_path is not None:
+            from lab.checkpoint import save_checkpoint
+
+            save_checkpoint(checkpoint_path, model, model_config, config, vocabs)
+            result.checkpoint = str(checkpoint_path)
+
+    def finish() -> FitResult:
+        model.eval()
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            (Path(out_dir) / "fit.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        return result
+
+    if hasattr(model, "fit_closed_form"):  # generative models: counting, not gradients
+        t0 = time.perf_counter()
+        batches = _epoch_batches(train, vocabs, config, 0)
+        model.fit_closed_form([b.to(device) for b in batches])
+        seconds = time.perf_counter() - t0
+        value = score()
+        tokens = sum(b.num_tokens for b in batches)
+        result.history.append(
+            {
+                "epoch": 1,
+                config.dev_metric: value,
+                "seconds": seconds,
+                "tokens_per_s": tokens / max(seconds, 1e-9),
+            }
+        )
+        result.best_dev_metric, result.best_epoch, result.epochs = value, 1, 1
+        result.train_tokens_per_s = tokens / max(seconds, 1e-9)
+        result.stopped_reason = "closed_form"
+        result.train_seconds = result.seconds_to_best = time.perf_counter() - start
+        save_best()
+        log(f"epoch 1 (closed form): dev {config.dev_metric} {value:.4f}")
+        return finish()
+
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
+    steps_per_epoch = len(train) if train_are_batches else -(-len(train) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(config.lr_schedule, steps_per_epoch * config.max_epochs)
+    )
+    stepper = _Stepper(model, optimizer, scheduler, config, device)
+    deadline = start + config.max_seconds if config.max_seconds is not None else None
+    best_state = None
+    stale_epochs = 0
+    total_tokens, total_train_seconds = 0, 0.0
+
+    try:
+        for epoch in range(1, config.max_epochs + 1):
+            model.train()
+            t0 = time.perf_counter()
+            batches = _epoch_batches(train, vocabs, config, epoch)
+            loss_sum, tokens, out_of_time, nonfinite = stepper.run_epoch(
+                batches, epoch, deadline, result.best_dev_metric
+            )
+            synchronize(device)
+            seconds = time.perf_counter() - t0
+            total_tokens += tokens
+            total_train_seconds += seconds
+            if tokens == 0 and result.epochs > 0:  # no step this epoch: nothing new to score
+                result.stopped_reason = "nonfinite_loss" if nonfinite else "max_seconds"
+                break
+            value = score()
+            result.epochs = epoch
+            result.history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": loss_sum / tokens if tokens else float("nan"),
+                    config.dev_metric: value,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "seconds": seconds,
+                    "tokens_per_s": tokens / seconds if seconds > 0 else float("nan"),
+                }
+            )
+            improved = value > result.best_dev_metric
+            if improved:
+                result.best_dev_metric, result.best_epoch = value, epoch
+                result.seconds_to_best = time.perf_counter() - start
+                best_state = _cpu_state(model)
+                stale_epochs = 0
+                save_best()
+            else:
+                stale_epochs += 1
+            log(
+                f"epoch {epoch}: train loss {result.history[-1]['train_loss']:.4f}, "
+                f"dev {config.dev_metric} {value:.4f}{' *' if improved else ''}, "
+                f"{tokens / max(seconds, 1e-9):.0f} tokens/s, {seconds:.1f}s"
+            )
+            if nonfinite:
+                result.stopped_reason = "nonfinite_loss"
+                log(f"epoch {epoch}: the loss became non-finite; stopping, keeping the best")
+                break
+            if out_of_time:
+                result.stopped_reason = "max_seconds"
+                break
+            if stale_epochs >= config.patience:
+                result.stopped_reason = "patience"
+                break
+        else:
+            result.stopped_reason = "max_epochs"
+    except KeyboardInterrupt:
+        result.stopped_reason = "interrupted"
+        log("interrupted: stopping, keeping the best state so far")
+        if best_state is None:  # no epoch finished: the current state is all there is
+            result.best_dev_metric, result.best_epoch = score(), result.epochs
+            best_state = _cpu_state(model)
+            save_best()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.train_seconds = time.perf_counter() - start
+    result.train_tokens_per_s = (
+        total_tokens / total_train_seconds if total_train_seconds > 0 else float("nan")
+    )
+    return finish()
+
+
+def _sequence_nll(model: Any, batch: Batch) -> float:
+    """-sum over sentences of log p(gold tags | x). ``log_prob`` where the model has it:
+    a generative model's ``loss`` is the joint -log p(x, y), not comparable."""
+    log_prob = getattr(model, "log_prob", None)
+    if log_prob is not None:
+        try:
+            return -float(log_prob(batch, batch.tags).sum())
+        except NotImplementedError:
+            pass
+    return float(model.loss(batch)) * batch.num_tokens
+
+
+def evaluate_batches(
+    model: Any,
+    batches: Sequence[Batch],
+    tag_names: Sequence[str],
+    decoder: str | None = None,
+    tag_scheme: str | None = None,
+    known_words: Any = None,
+    length_edges: Sequence[int] = (10, 20, 40),
+) -> dict[str, Any]:
+    """Every metric of ``evaluate`` on ready batches, on the model's current device."""
+    if tag_scheme not in (None, "bio", "none"):
+        raise ValueError(f"tag_scheme must be None (auto), 'bio' or 'none', got {tag_scheme!r}")
+    _check_decoder(model, decoder)
+    decoder = decoder if decoder is not None else default_decoder(model)
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    gold, pred, tokens = [], [], []
+    probs, flat_gold = [], []
+    nll_sum, has_marginals = 0.0, True
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                if batch.tags is None:
+                    raise ValueError("evaluation needs tagged sentences; a batch has tags=None")
+                on_device = batch.to(device)
+                decoded = model.decode(on_device, method=decoder)  # (B, T)
+                gold += metrics.unpad(batch.tags, batch.lengths)
+                pred += metrics.unpad(decoded.cpu(), batch.lengths)
+                tokens += batch.tokens
+                nll_sum += _sequence_nll(model, on_device)
+                if has_marginals:
+                    try:
+                        marg = model.marginals(on_device).float().cpu()  # (B, T, C)
+                    except NotImplementedError:
+                        has_marginals = False
+                        continue
+                    probs.append(marg[batch.mask])  # (N_b, C)
+                    flat_gold.append(batch.tags[batch.mask])  # (N_b,)
+    finally:
+        model.train(was_training)
+    n_tokens = sum(len(g) for g in gold)
+    out: dict[str, Any] = {
+        "decoder": decoder,
+        "n_sentences": len(gold),
+        "n_tokens": n_tokens,
+        "token_accuracy": metrics.token_accuracy(gold, pred),
+        "sentence_accuracy": metrics.sentence_accuracy(gold, pred),
+        "nll_per_token": nll_sum / n_tokens if n_tokens else float("nan"),
+    }
+    if has_marginals and probs:
+        p, g = torch.cat(probs), torch.cat(flat_gold)
+        out["marginal_nll"] = metrics.nll_per_token(p, g)
+        out["ece"] = metrics.expected_calibration_error(p, g)
+        out["brier"] = metrics.brier_score(p, g)
+    if known_words is not None and len(tokens) == len(gold):
+        out.update(metrics.accuracy_by_oov(gold, pred, tokens, known_words))
+    for bucket, stats in metrics.accuracy_by_length(gold, pred, length_edges).items():
+        out[f"accuracy_len_{bucket}"] = stats["accuracy"]
+    scheme = tag_scheme or ("bio" if metrics.is_bio_tagset(tag_names) else "none")
+    if scheme == "bio":
+        gold_names, pred_names = _names(gold, tag_names), _names(pred, tag_names)
+        prf = metrics.span_prf(gold_names, pred_names)
+        out["span_precision"], out["span_recall"], out["span_f1"] = (
+            prf["precision"],
+            prf["recall"],
+            prf["f1"],
+        )
+        out["invalid_transition_rate"] = metrics.invalid_transition_rate(pred_names)
+    return out
+
+
+def evaluate(
+    model: Any,
+    sentences: Sequence[Any],
+    vocabs: Any,
+    batch_size: int = 64,
+    decoder: str | None = None,
+    tag_scheme: str | None = None,
+    train_vocab: Any = None,
+    length_edges: Sequence[int] = (10, 20, 40),
+    hmm_params: Any = None,
+) -> dict[str, Any]:
+    """Every metric of one model on tagged ``sentences``, as one flat dict.
+
+    decoder      a name from ``model.decoders`` (None: the model's default)
+    tag_scheme   None (auto: "bio" when every tag is O/B-X/I-X), "bio" or "none"
+    train_vocab  the known words for the OOV split (anything supporting ``in``; default
+                 ``vocabs.words``, i.e. OOV = outside the model's word vocabulary)
+    hmm_params   the true ``HMMParams`` of a synthetic corpus: adds
+                 bayes_token_accuracy, bayes_sentence_accuracy and
+                 bayes_gap = bayes_token_accuracy - token_accuracy
+
+    Keys: decoder, n_sentences, n_tokens, token_accuracy, sentence_accuracy,
+    nll_per_token (-log p(gold tag sequence | x) per token, from ``log_prob``, else
+    the model's loss),
+    marginal_nll, ece, brier (from the token marginals; absent if the model has none),
+    in_vocab_accuracy, oov_accuracy, oov_rate, n_oov, accuracy_len_<bucket>, and for
+    BIO tags span_precision, span_recall, span_f1, invalid_transition_rate.
+    """
+    batches = _eval_batches(sentences, vocabs, batch_size)
+    known = train_vocab if train_vocab is not None else vocabs.words
+    out = evaluate_batches(
+        model, batches, vocabs.tags.names, decoder, tag_scheme, known, length_edges
+    )
+    if hmm_params is not None:
+        bayes = metrics.bayes_optimal_accuracy(sentences, hmm_params)
+        out["bayes_token_accuracy"] = bayes["token_accuracy"]
+        out["bayes_sentence_accuracy"] = bayes["sentence_accuracy"]
+        out["bayes_gap"] = bayes["token_accuracy"] - out["token_accuracy"]
+    return out
