@@ -90,14 +90,14 @@ def load_checkpoint(
 ) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
     """``(model, vocabs, configs)`` from a checkpoint written by ``save_checkpoint``.
 
-    The model is rebuilt with ``build_model`` from the saved ModelConfig and vocabulary
+    The model is rebuilt with ``build_tagger`` from the saved ModelConfig and vocabulary
     sizes, its weights loaded strictly, put in eval mode on ``device``. ``configs`` is
     ``{"model": ModelConfig, "train": TrainConfig | None, "extra": dict}``. A corrupt file
     or one whose weights do not fit the config -> ValueError naming the file and the
     mismatch.
     """
     from lab.data import Vocabs
-    from lab.models import ModelConfig, build_model
+    from lab.models import ModelConfig, build_tagger
     from lab.train import TrainConfig
 
     path = Path(path)
@@ -109,13 +109,7 @@ def load_checkpoint(
         vocabs = Vocabs.from_dict(payload["vocabs"])
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{path}: invalid config or vocabularies in checkpoint: {e}") from e
-    model = build_model(
-        model_config,
-        num_words=len(vocabs.words),
-        num_tags=len(vocabs.tags),
-        num_chars=len(vocabs.chars) if vocabs.chars is not None else 0,
-        tag_names=list(vocabs.tags.names),
-    )
+    model = build_tagger(model_config, vocabs)
     load_state(model, payload["state_dict"], path)
     model.to(device)
     model.eval()

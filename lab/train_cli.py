@@ -159,7 +159,7 @@ def _setup_logging() -> None:
 def main(args: argparse.Namespace) -> int:
     from lab.data import Vocabs
     from lab.evaluate_cli import format_table
-    from lab.models import ModelConfig, build_model
+    from lab.models import ModelConfig, build_tagger
     from lab.seeding import seed_everything
     from lab.train import evaluate, fit
 
@@ -179,13 +179,7 @@ def main(args: argparse.Namespace) -> int:
         train, min_freq=args.min_freq, lower=args.lower, chars=model_config.char_features
     )
     seed_everything(train_config.seed)  # the initial weights depend on it
-    model = build_model(
-        model_config,
-        num_words=len(vocabs.words),
-        num_tags=len(vocabs.tags),
-        num_chars=len(vocabs.chars) if vocabs.chars is not None else 0,
-        tag_names=list(vocabs.tags.names),
-    )
+    model = build_tagger(model_config, vocabs)
     out = Path(args.out)
     print(
         f"training {model_config.encoder}+{model_config.head} on {len(train)} sentences "

@@ -4,6 +4,7 @@ Public API::
 
     ModelConfig                      frozen config (encoder, head, decoder, sizes, ...)
     build_model(config, num_words, num_tags, num_chars=0, tag_names=None) -> Tagger
+    build_tagger(config, vocabs) -> Tagger   the same, sizes read off a lab.data.Vocabs
     Tagger                           loss / log_prob / marginals / decode / decoders
     HMMTagger                        generative tagger, fit_closed_form(batches)
     SequenceClassifier, EncoderDecoder
@@ -24,6 +25,7 @@ _LAZY = {
     "HEADS": "lab.models.config",
     "HEAD_DECODERS": "lab.models.config",
     "build_model": "lab.models.registry",
+    "build_tagger": "lab.models.registry",
     "Tagger": "lab.models.tagger",
     "NeuralTagger": "lab.models.tagger",
     "HMMTagger": "lab.models.hmm_tagger",

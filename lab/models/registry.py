@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -83,3 +84,15 @@ def build_model(
             beam_width=config.beam_width,
         )
     return NeuralTagger(config, features, encoder, head)
+
+
+def build_tagger(config: ModelConfig, vocabs: Any) -> Tagger:
+    """``build_model`` with the sizes and tag names read off ``vocabs`` (a
+    ``lab.data.Vocabs``: words, tags, optional chars)."""
+    return build_model(
+        config,
+        num_words=len(vocabs.words),
+        num_tags=len(vocabs.tags),
+        num_chars=len(vocabs.chars) if vocabs.chars is not None else 0,
+        tag_names=list(vocabs.tags.names),
+    )
