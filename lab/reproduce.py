@@ -1,0 +1,213 @@
+"""``lab reproduce``: run every lecture experiment through the sweep runner (resumable),
+summarize each into ``results/<name>/`` and write ``results/README.md``.
+
+    lab reproduce --quick                      all seven claims, CPU scale (<= 15 min)
+    lab reproduce --full --device cuda         the issue's grids (GPU recommended)
+    lab reproduce --scale tiny --only word_order --out /tmp/r
+
+torch and pandas are imported only inside :func:`main` (keeps ``lab --help`` fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+# The lecture's claims, in the lecture's order (= results/README.md's order).
+CLAIMS = (
+    "exact_inference",
+    "learning_curve",
+    "word_order",
+    "vanishing_gradients",
+    "classification",
+    "greedy_vs_exact",
+    "encoder_decoder",
+)
+SCALES = ("tiny", "quick", "full")
+
+# What the full scale costs (printed with --full). An estimate, not a measurement: the
+# quick grids' per-run costs scaled by the full grids' runs (learning_curve: 588 runs,
+# 14 models x 14 corpus-sizes x 3 seeds, no time cap, up to 30,000 training sentences).
+FULL_SCALE_EXPECTED = (
+    "full scale: expect roughly 10 hours on one GPU and days on a 2-core CPU (estimated, "
+    "not measured); learning_curve is ~90% of it. The sweep is resumable: stop and rerun "
+    "the same command at will; spread it with --workers or --executor ray."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument(
+        "--quick", dest="scale", action="store_const", const="quick", help="CPU scale (default)"
+    )
+    scale.add_argument(
+        "--full", dest="scale", action="store_const", const="full", help="the issue's grids"
+    )
+    scale.add_argument("--scale", dest="scale", choices=SCALES, help="tiny: seconds, for tests")
+    parser.set_defaults(scale="quick")
+    parser.add_argument(
+        "--only", default="", help="comma-separated experiment names (default: all seven)"
+    )
+    parser.add_argument("--out", default="results", help="results directory (default: results)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel runs in a process pool (default: min(2, cores)); experiments that "
+        "measure time (SERIAL = True in their script) always run one at a time",
+    )
+    parser.add_argument(
+        "--executor",
+        default=None,
+        choices=("local", "pool", "ray"),
+        help="sweep executor (default: local, or pool when --workers > 1)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, ...")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def default_workers() -> int:
+    """min(2, usable cores): two small CPU runs side by side nearly halve the wall time."""
+    from lab.sweep import threads_per_worker
+
+    return min(2, threads_per_worker(1))
+
+
+def selected(only: str) -> list[str]:
+    """The experiments to run: ``only`` (comma-separated) or all seven claims."""
+    if not only.strip():
+        return list(CLAIMS)
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    from lab import experiment
+
+    known = set(CLAIMS) | set(experiment.available())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {unknown}: expected names from {list(CLAIMS)}")
+    return names
+
+
+def command_for(args: argparse.Namespace) -> str:
+    """The command that reproduces these results, from the parsed arguments (also right
+    when ``main`` is called from Python rather than from a shell)."""
+    parts = ["lab", "reproduce", "--quick" if args.scale == "quick" else None]
+    if args.scale == "full":
+        parts.append("--full")
+    elif args.scale == "tiny":
+        parts += ["--scale", "tiny"]
+    if args.only:
+        parts += ["--only", args.only]
+    if args.out != "results":
+        parts += ["--out", args.out]
+    if args.workers is not None:
+        parts += ["--workers", str(args.workers)]
+    if args.device != "auto":
+        parts += ["--device", args.device]
+    return " ".join(p for p in parts if p)
+
+
+def main(args: argparse.Namespace) -> int:
+    from lab import experiment, provenance, results_readme
+    from lab.sweep import run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    workers = args.workers or default_workers()
+    names = selected(args.only)
+    out = Path(args.out)
+    device = provenance.resolve_device(args.device)
+    command = command_for(args)
+    commit = provenance.describe_commit()
+    device_text = provenance.describe_device(device)
+    print(
+        f"lab reproduce: scale {args.scale}, {len(names)} experiment(s), device {device_text}, "
+        f"{workers} worker(s)"
+    )
+    if args.scale == "full":
+        print(FULL_SCALE_EXPECTED)
+
+    import torch
+
+    threads = torch.get_num_threads()  # an experiment may pin its runs' threads: restore
+    timings: dict[str, float] = {}
+    failures: list[str] = []
+    start_all = time.perf_counter()
+    for name in names:
+        start = time.perf_counter()
+        module = experiment.load(name)
+        configs = [dict(c, device=device) for c in module.grid(args.scale)]
+        print(f"\n== {name}: {len(configs)} run(s) -> {out / name}")
+        # timing experiments run alone: a concurrent run would slow what they measure
+        n_workers = 1 if getattr(module, "SERIAL", False) else workers
+        executor = args.executor or ("pool" if n_workers > 1 else "local")
+        records = run_sweep(
+            name,
+            configs,
+            out / name,
+            executor=executor,
+            workers=n_workers,
+            progress=not args.no_progress,
+        )
+        failed = [r for r in records if r.get("status") != "ok"]
+        for r in failed:
+            print(f"  run {r.get('id')} failed: {r.get('error')}", file=sys.stderr)
+        seeds = sorted({c["seed"] for c in configs if "seed" in c})
+        context = {
+            "command": command,
+            "scale": args.scale,
+            "seeds": seeds,
+            "device": device_text,
+            "commit": commit,
+            "experiment": name,
+        }
+        try:
+            summary = module.summarize(records, out / name, context)
+        except Exception as err:  # one broken summary must not lose the other claims
+            failures.append(name)
+            summary = {
+                "verdict": "skipped",
+                "rule": "summarize failed",
+                "key_figures": f"{type(err).__name__}: {err}",
+            }
+            print(f"  summarize failed: {type(err).__name__}: {err}", file=sys.stderr)
+        torch.set_num_threads(threads)
+        wall = time.perf_counter() - start
+        timings[name] = wall
+        if failed:
+            failures.append(name)
+        entries = results_readme.update_summary(
+            out,
+            {
+                "name": name,
+                "claim": getattr(module, "CLAIM", ""),
+                **summary,
+                "command": command,
+                "scale": args.scale,
+                "seeds": seeds,
+                "device": device_text,
+                "commit": commit,
+                "wall_s": round(wall, 1),
+                "runs": len(records),
+                "failed": len(failed),
+                "date": provenance.now(),
+                "files": sorted(
+                    p.name for p in (out / name).iterdir() if p.suffix in (".md", ".png")
+                ),
+            },
+        )
+        results_readme.write_readme(out, entries, CLAIMS)
+        print(f"  verdict: {summary['verdict']} -- {summary['key_figures']}")
+        print(f"  wall time {wall:.1f} s")
+
+    total = time.perf_counter() - start_all
+    print("\n== wall time per experiment")
+    for name, wall in timings.items():
+        print(f"  {name:<22} {wall:8.1f} s")
+    print(f"  {'total':<22} {total:8.1f} s ({total / 60:.1f} min)")
+    print(f"wrote {out / results_readme.README_FILE}")
+    if failures:
+        print(f"runs or summaries failed in: {sorted(set(failures))}", file=sys.stderr)
+        return 1
+    return 0

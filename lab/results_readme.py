@@ -1,0 +1,141 @@
+"""``results/README.md``: per claim, the key figures, the verdict, the rule that produced
+it, and how the results were made (command, scale, seeds, device, commit, wall time).
+
+Each ``lab reproduce`` run merges its experiments' summaries into
+``results/summary.json`` (so ``--only X`` updates X and keeps the others) and rewrites
+the README from that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+SUMMARY_FILE = "summary.json"
+README_FILE = "README.md"
+
+# The fields one experiment's entry holds (what summarize returned + how it was made).
+ENTRY_FIELDS = (
+    "name",
+    "claim",
+    "verdict",
+    "rule",
+    "key_figures",
+    "command",
+    "scale",
+    "seeds",
+    "device",
+    "commit",
+    "wall_s",
+    "runs",
+    "failed",
+    "date",
+    "files",
+)
+
+
+def load_summary(out_dir: str | os.PathLike) -> dict[str, dict]:
+    """The entries recorded so far, by experiment name ({} when there is none)."""
+    path = Path(out_dir) / SUMMARY_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected an object of entries, got {type(data).__name__}")
+    return data
+
+
+def update_summary(out_dir: str | os.PathLike, entry: dict) -> dict[str, dict]:
+    """Merge one experiment's entry into ``summary.json``; returns all entries."""
+    missing = [f for f in ("name", "verdict", "rule", "key_figures") if f not in entry]
+    if missing:
+        raise ValueError(f"a results entry needs {missing}; got fields {sorted(entry)}")
+    entries = load_summary(out_dir)
+    entries[entry["name"]] = {k: entry.get(k) for k in ENTRY_FIELDS}
+    path = Path(out_dir) / SUMMARY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)  # atomic: a crash leaves the old or the new file, never half
+    return entries
+
+
+def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
+    """The README's Markdown for ``entries`` (claims in ``order``, then the rest)."""
+    names = [n for n in order if n in entries] + sorted(n for n in entries if n not in order)
+    lines = [
+        "# Results: the lecture's claims, tested",
+        "",
+        "Written by `lab reproduce`; do not edit by hand. Each verdict is computed from "
+        "the runs by the rule printed beside it (`lab/verdict.py`). Tables (Markdown + "
+        "CSV) and plots (PNG) are in each experiment's folder, each stating how it was "
+        "made.",
+        "",
+        "| # | claim | verdict | scale | runs | wall time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, name in enumerate(names, start=1):
+        e = entries[name]
+        runs = f"{e.get('runs', '?')}" + (f" ({e['failed']} failed)" if e.get("failed") else "")
+        lines.append(
+            f"| {i} | [{name}]({name}/) | **{e['verdict']}** | {e.get('scale', '?')} | "
+            f"{runs} | {_duration(e.get('wall_s'))} |"
+        )
+    total = sum(float(entries[n].get("wall_s") or 0.0) for n in names)
+    lines += ["", f"Total wall time of the listed experiments: {_duration(total)}.", ""]
+    if any(entries[n].get("scale") in ("tiny", "quick") for n in names):
+        lines += [
+            "Small scales (tiny, quick) use few seeds, small models and time-capped training "
+            "so that they run on a CPU in minutes: their figures are lower bounds and their "
+            "verdicts can change with the seeds; read each with its confidence interval. "
+            "`lab reproduce --full` runs the grids the claims deserve.",
+            "",
+        ]
+    for i, name in enumerate(names, start=1):
+        e = entries[name]
+        seeds = e.get("seeds")
+        seeds_text = ", ".join(str(s) for s in seeds) if isinstance(seeds, list) else seeds
+        lines += [
+            f"## {i}. {name}",
+            "",
+            f"**Claim.** {e.get('claim') or '(not stated)'}",
+            "",
+            f"**Verdict: {e['verdict']}.**",
+            "",
+            f"**Rule.** {e['rule']}",
+            "",
+            f"**Key figures.** {e['key_figures']}",
+            "",
+            f"- command: `{e.get('command', '?')}` (scale `{e.get('scale', '?')}`)",
+            f"- seeds: {seeds_text}",
+            f"- device: {e.get('device', '?')}",
+            f"- commit: {e.get('commit', '?')}",
+            f"- wall time: {_duration(e.get('wall_s'))}; runs: {e.get('runs', '?')}, "
+            f"failed: {e.get('failed', 0)}; written {e.get('date', '?')}",
+        ]
+        if e.get("files"):
+            links = ", ".join(f"[{f}]({name}/{f})" for f in e["files"])
+            lines.append(f"- tables and plots: {links}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_readme(
+    out_dir: str | os.PathLike, entries: dict[str, dict], order: tuple[str, ...] = ()
+) -> Path:
+    """Write ``out_dir/README.md`` from ``entries``; returns its path."""
+    path = Path(out_dir) / README_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(entries, order), encoding="utf-8")
+    return path
+
+
+def _duration(seconds: object) -> str:
+    if seconds is None:
+        return "?"
+    s = float(seconds)
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"

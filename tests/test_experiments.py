@@ -1,0 +1,118 @@
+"""Every lecture experiment at the tiny scale: its runs finish, its summary writes its
+tables (Markdown + CSV) and plots (PNG), and its verdict comes from the stated rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import experiment
+from lab.reproduce import CLAIMS
+from lab.sweep import run_sweep
+from lab.verdict import VERDICTS
+
+CONTEXT = {"command": "pytest", "scale": "tiny", "seeds": [0], "device": "cpu", "commit": "test"}
+
+
+def test_every_claim_has_a_script_with_the_protocol() -> None:
+    assert set(CLAIMS) <= set(experiment.available())
+    for name in CLAIMS:
+        module = experiment.load(name)
+        assert module.NAME == name and len(module.CLAIM) > 40
+        for scale in ("tiny", "quick", "full"):
+            configs = module.grid(scale)
+            assert configs and all("seed" in c for c in configs)
+        # bigger scales never have fewer runs or seeds than smaller ones
+        sizes = [len(module.grid(s)) for s in ("tiny", "quick", "full")]
+        assert sizes == sorted(sizes)
+        with pytest.raises(ValueError, match="unknown scale"):
+            module.grid("huge")
+
+
+@pytest.mark.parametrize("name", CLAIMS)
+def test_experiment_runs_at_tiny_scale(name: str, tmp_path) -> None:
+    module = experiment.load(name)
+    configs = [dict(c, device="cpu") for c in module.grid("tiny")]
+    records = run_sweep(name, configs, tmp_path, progress=False)
+    failed = [r["error"] for r in records if r["status"] != "ok"]
+    assert not failed, failed[0]
+    summary = module.summarize(records, tmp_path, CONTEXT)
+    assert summary["verdict"] in VERDICTS and summary["verdict"] != "skipped", summary
+    assert summary["rule"] and summary["key_figures"]
+    tables = sorted(tmp_path.glob("*.md"))
+    assert tables and all(t.with_suffix(".csv").is_file() for t in tables)
+    assert "pytest" in tables[0].read_text()  # states how it was made
+    plots = list(tmp_path.glob("*.png"))
+    assert plots and all(p.stat().st_size > 1000 for p in plots)
+    # a rerun finds every run done: nothing is recomputed, the records are the same
+    again = run_sweep(name, configs, tmp_path, progress=False)
+    assert [r["id"] for r in again] == [r["id"] for r in records]
+
+
+@pytest.mark.parametrize("cell", ["elman", "residual", "gated", "lstm", "gru"])
+def test_unrolled_states_equal_the_encoders_own(cell: str) -> None:
+    """The gradient probe of vanishing_gradients unrolls each encoder step by step; its
+    states must be the encoder's own (else it would measure another network)."""
+    import torch
+
+    from lab.models.encoders import build_encoder
+
+    probe = experiment.load("vanishing_gradients")
+    torch.manual_seed(0)
+    encoder = build_encoder(cell, 5, 4)
+    x = torch.randn(3, 6, 5)
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    expected = encoder(x, mask, mask.sum(1))  # (B, T, H)
+    states = probe.unrolled_states(encoder, x)
+    got = torch.stack([parts[0].reshape(3, 4) for parts in states], 1)
+    torch.testing.assert_close(got, expected)
+
+
+def test_gradient_norms_vanish_for_a_contracting_elman_cell() -> None:
+    """With recurrent weights scaled down, d loss_T / d h_t must shrink geometrically
+    with the distance; with a residual cell it must not."""
+    import torch
+
+    from lab.data import TagVocab, Vocab, Vocabs, long_range_corpus
+    from lab.models import ModelConfig, build_model
+
+    probe = experiment.load("vanishing_gradients")
+    sentences = long_range_corpus(8, 12, seed=0, extra_length=0)
+    tags = sorted({t for s in sentences for t in s.tags})
+    vocabs = Vocabs(words=Vocab.build([s.tokens for s in sentences]), tags=TagVocab(tags))
+    norms = {}
+    for cell in ("elman", "residual"):
+        torch.manual_seed(0)
+        config = ModelConfig(encoder=cell, bidirectional=False, hidden=8, embedding_dim=8)
+        model = build_model(config, len(vocabs.words), len(vocabs.tags))
+        with torch.no_grad():
+            model.encoder.layers[0][0].recurrent.mul_(0.2)
+        norms[cell] = probe.gradient_norms(model, sentences, vocabs)
+    assert len(norms["elman"]) == 13 and norms["elman"][0] == pytest.approx(1.0)
+    assert norms["elman"][-1] < 1e-4 < norms["residual"][-1]
+
+
+def test_timing_runs_pin_threads_and_restore_them() -> None:
+    """The timing experiments run on one thread (recorded in their configs) and leave the
+    process's thread count as they found it."""
+    import torch
+
+    module = experiment.load("exact_inference")
+    config = dict(module.grid("tiny")[0], device="cpu")
+    assert config["threads"] == 1
+    before = torch.get_num_threads()
+    metrics = module.run(config)
+    assert torch.get_num_threads() == before
+    assert metrics["time_ms"] > 0 and metrics["logz_abs_err"] < 1e-9
+
+
+def test_learning_curve_model_names() -> None:
+    module = experiment.load("learning_curve")
+    bi = module.model_kwargs("bigru-softmax", 8, 4, False)
+    assert bi["encoder"] == "gru" and bi["bidirectional"] and bi["head"] == "softmax"
+    uni = module.model_kwargs("lstm-crf", 8, 4, True)
+    assert uni["encoder"] == "lstm" and not uni["bidirectional"] and uni["char_features"]
+    assert module.model_kwargs("bow-crf", 8, 4, True)["char_features"] is False
+    assert module.model_kwargs("hmm", 8, 4, False)["head"] == "hmm"
+    for bad in ("bilstm", "transformer-crf", "bibow-crf", "lstm-svm"):
+        with pytest.raises(ValueError, match="unknown model"):
+            module.model_kwargs(bad, 8, 4, False)

@@ -1,0 +1,119 @@
+"""``lab reproduce`` and the results README, on stub experiments (fast and exact)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+
+import pytest
+
+from lab import results_readme
+from lab.cli import main as lab_main
+from lab.reproduce import CLAIMS, add_arguments, selected
+
+STUB = """
+NAME = "{name}"
+CLAIM = "A stub claim used by the tests of lab reproduce, long enough to read."
+
+
+def grid(scale):
+    if scale not in ("tiny", "quick", "full"):
+        raise ValueError("unknown scale " + repr(scale))
+    return [{{"x": x, "seed": s}} for x in (1, 2) for s in (0, 1)]
+
+
+def run(config):
+    if config["x"] == {fail_at}:
+        raise RuntimeError("this run fails on purpose")
+    return {{"y": 2 * config["x"]}}
+
+
+def summarize(records, out_dir, context):
+    from lab.verdict import Verdict
+    ys = [r["metrics"]["y"] for r in records if r["status"] == "ok"]
+    (out_dir / "table.md").write_text("made by " + context["command"])
+    verdict = "supported" if sum(ys) == 12 else "mixed"
+    return Verdict(verdict, "supported if the ys sum to 12", "sum of y = %d" % sum(ys)).as_dict()
+"""
+
+
+@pytest.fixture
+def stubs(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    for name, fail_at in (("stub_a", 0), ("stub_b", 0), ("stub_fail", 2)):
+        (folder / f"{name}.py").write_text(textwrap.dedent(STUB.format(name=name, fail_at=fail_at)))
+    monkeypatch.setenv("LAB_EXPERIMENTS_DIR", str(folder))
+    return tmp_path / "results"
+
+
+def reproduce(out, *args: str) -> int:
+    argv = ["reproduce", "--scale", "tiny", "--out", str(out), "--workers", "1", "--no-progress"]
+    return lab_main([*argv, *args])
+
+
+def test_reproduce_writes_results_and_readme(stubs, capsys) -> None:
+    assert reproduce(stubs, "--only", "stub_a") == 0
+    printed = capsys.readouterr().out
+    assert "wall time per experiment" in printed and "stub_a" in printed and "total" in printed
+    lines = (stubs / "stub_a" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    assert (stubs / "stub_a" / "table.md").read_text().startswith("made by lab reproduce")
+    readme = (stubs / "README.md").read_text()
+    expected = ["stub_a", "**supported**", "supported if the ys sum to 12", "sum of y = 12"]
+    expected += ["seeds: 0, 1", "commit:", "device:", "A stub claim", "(stub_a/table.md)"]
+    for text in expected:
+        assert text in readme, text
+    entry = json.loads((stubs / "summary.json").read_text())["stub_a"]
+    assert entry["runs"] == 4 and entry["failed"] == 0 and entry["scale"] == "tiny"
+
+
+def test_rerun_resumes_and_only_updates_its_entry(stubs) -> None:
+    assert reproduce(stubs, "--only", "stub_a") == 0
+    assert reproduce(stubs, "--only", "stub_a,stub_b") == 0
+    # resumed: no run was repeated
+    assert len((stubs / "stub_a" / "results.jsonl").read_text().splitlines()) == 4
+    assert reproduce(stubs, "--only", "stub_b") == 0
+    readme = (stubs / "README.md").read_text()
+    assert "stub_a" in readme and "stub_b" in readme
+
+
+def test_failed_runs_are_reported_and_the_others_go_on(stubs, capsys) -> None:
+    assert reproduce(stubs, "--only", "stub_fail,stub_a") == 1
+    err = capsys.readouterr().err
+    assert "this run fails on purpose" in err
+    entries = json.loads((stubs / "summary.json").read_text())
+    assert entries["stub_fail"]["failed"] == 2 and entries["stub_fail"]["verdict"] == "mixed"
+    assert entries["stub_a"]["verdict"] == "supported"
+    assert "2 failed" in (stubs / "README.md").read_text()
+
+
+def test_unknown_experiment_is_a_clear_error(stubs) -> None:
+    with pytest.raises(ValueError, match="unknown experiment"):
+        selected("stub_a,no_such_claim")
+    assert selected("") == list(CLAIMS)
+
+
+def test_scale_flags() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).scale == "quick"
+    assert parser.parse_args(["--full"]).scale == "full"
+    assert parser.parse_args(["--scale", "tiny"]).scale == "tiny"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--quick", "--full"])
+
+
+def test_readme_render_and_summary_validation(tmp_path) -> None:
+    with pytest.raises(ValueError, match="needs"):
+        results_readme.update_summary(tmp_path, {"name": "x"})
+    entry = {"name": "b", "verdict": "mixed", "rule": "r", "key_figures": "f", "wall_s": 200.0}
+    entries = results_readme.update_summary(tmp_path, entry)
+    entries = results_readme.update_summary(tmp_path, {**entry, "name": "a", "wall_s": 10.0})
+    text = results_readme.render(entries, order=("b",))
+    assert text.index("[b]") < text.index("[a]")  # the given order first
+    assert "3.5 min" in text  # total of 210 s
+    (tmp_path / results_readme.SUMMARY_FILE).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected an object"):
+        results_readme.load_summary(tmp_path)
