@@ -63,7 +63,7 @@ def grid(scale: str) -> list[dict]:
     train = common.pick(
         scale,
         {"hidden": 16, "embedding_dim": 16, "max_epochs": 2, "patience": 1, "max_seconds": 3},
-        {"hidden": 32, "embedding_dim": 32, "max_epochs": 30, "patience": 3, "max_seconds": 6},
+        {"hidden": 32, "embedding_dim": 32, "max_epochs": 30, "patience": 3, "max_seconds": 10},
         {"hidden": 128, "embedding_dim": 100, "max_epochs": 50, "patience": 5, "max_seconds": None},
     )
     train.update(lr=5e-3 if scale != "full" else 2e-3, batch_size=32)

@@ -386,6 +386,10 @@ def fit(
     def score() -> float:
         return dev_score(model, dev_batches, config.dev_metric, tag_names)
 
+    # The first optimizer step in a process imports torch._dynamo (seconds): import it
+    # before the clock starts, so that max_seconds budgets training, not an import.
+    import torch._dynamo  # noqa: F401
+
     start = time.perf_counter()
     result = FitResult(
         best_dev_metric=float("-inf"),
