@@ -264,19 +264,32 @@ def _run_pool(module: ModuleType, tasks: list[Task], workers: int, address) -> I
 
     pool = new_pool()
     in_flight: dict[Future, Task] = {}
+
+    def fill() -> bool:
+        """Submit suspects one at a time and alone, otherwise up to ``workers`` tasks.
+        False if the pool broke before taking a task (a worker died since the last
+        wait): the task goes back where it came from, never having run."""
+        if not in_flight and suspects:
+            source, alone = suspects, True
+        elif not suspects:
+            source, alone = queue, False
+        else:
+            return True
+        while source and len(in_flight) < (1 if alone else workers):
+            task = source.pop(0)
+            try:
+                future = pool.submit(_pool_execute, task)
+            except BrokenProcessPool:
+                source.insert(0, task)
+                return False
+            task["_alone"] = alone
+            in_flight[future] = task
+        return True
+
     try:
         while queue or suspects or in_flight:
-            # Fill: suspects one at a time and alone; otherwise up to `workers` tasks.
-            if not in_flight and suspects:
-                task = suspects.pop(0)
-                task["_alone"] = True
-                in_flight[pool.submit(_pool_execute, task)] = task
-            elif not suspects:
-                while queue and len(in_flight) < workers:
-                    task = queue.pop(0)
-                    in_flight[pool.submit(_pool_execute, task)] = task
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            broken = False
+            broken = not fill()
+            done = set() if broken else wait(in_flight, return_when=FIRST_COMPLETED)[0]
             for future in done:
                 task = in_flight.pop(future)
                 record = _outcome(future, task)
