@@ -188,8 +188,13 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     main = "gru" if "gru" in set(df["cell"]) else sorted(df["cell"])[0]
     greedy = table[(table["cell"] == main) & (table["decoder"] == "greedy")].sort_values("length")
     beam = df[df["cell"] == main]
-    # the shortest and longest source lengths, pooled over their neighbours (3 lengths)
-    short, long_ = greedy.head(3), greedy.tail(3)
+    # the shortest and longest source lengths, pooled over their neighbours (up to 3
+    # lengths each, never overlapping)
+    pooled = min(3, len(greedy) // 2)
+    if pooled < 1:
+        rule = verdict.ENCODER_DECODER_RULE.format(min_acc=0.8)
+        return verdict.skipped("fewer than 2 source lengths", rule).as_dict()
+    short, long_ = greedy.head(pooled), greedy.tail(pooled)
     return verdict.encoder_decoder_rule(
         token_accuracy_shortest=float(short["token_accuracy_mean"].mean()),
         exact_match_shortest=float(short["exact_match_mean"].mean()),

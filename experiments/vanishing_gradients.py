@@ -208,9 +208,11 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
                      "relative_grad_norm": value}
                 )  # fmt: skip
     grads = pd.DataFrame(rows)
-    grads = grads[grads["relative_grad_norm"] > 0].copy()
-    # norms shrink geometrically: average (and put CIs on) their logarithms
-    grads["log10_relative_grad_norm"] = np.log10(grads["relative_grad_norm"])
+    # norms shrink geometrically: average (and put CIs on) their logarithms; a norm that
+    # underflowed to 0 is the strongest vanishing there is, so it is floored at the
+    # smallest positive float32 rather than dropped
+    floor = float(np.finfo(np.float32).smallest_subnormal)
+    grads["log10_relative_grad_norm"] = np.log10(grads["relative_grad_norm"].clip(lower=floor))
     table = aggregate(grads, by=["when", "cell", "distance"], metrics=["log10_relative_grad_norm"])
     common.write_table(
         table,

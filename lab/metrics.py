@@ -41,6 +41,9 @@ def unpad(padded: torch.Tensor, lengths: torch.Tensor | Sequence[int]) -> list[l
     lens = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
     if len(lens) != len(rows):
         raise ValueError(f"unpad: {len(rows)} rows but {len(lens)} lengths")
+    bad = [n for n in lens if not 0 <= n <= padded.shape[1]]
+    if bad:
+        raise ValueError(f"unpad: lengths must be in [0, T={padded.shape[1]}], got {bad[:3]}")
     return [row[:n] for row, n in zip(rows, lens, strict=True)]
 
 

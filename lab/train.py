@@ -231,6 +231,19 @@ def dev_score(
     decoder: str | None = None,
 ) -> float:
     """The dev metric ``fit`` stops on: token accuracy or BIO span F1 of ``decode``."""
+    return dev_scores(model, batches, metric, tag_names, decoder)[0]
+
+
+def dev_scores(
+    model: Any,
+    batches: Sequence[Batch],
+    metric: str = "token_accuracy",
+    tag_names: Sequence[str] | None = None,
+    decoder: str | None = None,
+) -> tuple[float, float]:
+    """(dev metric, token accuracy) from one decoding pass; ``fit`` ranks epochs by the
+    pair, so span-F1 ties (0 while a tagger still predicts only O) are broken by token
+    accuracy instead of spending patience on a flat zero."""
     was_training = model.training
     model.eval()
     try:
@@ -238,12 +251,14 @@ def dev_score(
             gold, pred = _gold_and_pred(model, batches, model_device(model), decoder)
     finally:
         model.train(was_training)
+    accuracy = metrics.token_accuracy(gold, pred)
     if metric == "token_accuracy":
-        return metrics.token_accuracy(gold, pred)
+        return accuracy, accuracy
     if metric == "span_f1":
         if tag_names is None:
             raise ValueError("dev_metric 'span_f1' needs the tag names: pass vocabs")
-        return metrics.span_prf(_names(gold, tag_names), _names(pred, tag_names))["f1"]
+        f1 = metrics.span_prf(_names(gold, tag_names), _names(pred, tag_names))["f1"]
+        return f1, accuracy
     raise ValueError(f"dev metric must be one of {list(DEV_METRICS)}, got {metric!r}")
 
 
@@ -383,8 +398,10 @@ def fit(
     model.to(device)
     dev_batches = _eval_batches(dev, vocabs, config.batch_size)
 
-    def score() -> float:
-        return dev_score(model, dev_batches, config.dev_metric, tag_names)
+    def score() -> tuple[float, float]:
+        return dev_scores(model, dev_batches, config.dev_metric, tag_names)
+
+    best_key = (float("-inf"), float("-inf"))
 
     # The first optimizer step in a process imports torch._dynamo (seconds): import it
     # before the clock starts, so that max_seconds budgets training, not an import.
@@ -423,7 +440,7 @@ def fit(
         batches = _epoch_batches(train, vocabs, config, 0)
         model.fit_closed_form([b.to(device) for b in batches])
         seconds = time.perf_counter() - t0
-        value = score()
+        value = score()[0]
         tokens = sum(b.num_tokens for b in batches)
         result.history.append(
             {
@@ -471,7 +488,7 @@ def fit(
             if tokens == 0 and result.epochs > 0:  # no step this epoch: nothing new to score
                 result.stopped_reason = "nonfinite_loss" if nonfinite else "max_seconds"
                 break
-            value = score()
+            value, tiebreak = score()
             result.epochs = epoch
             result.history.append(
                 {
@@ -483,8 +500,9 @@ def fit(
                     "tokens_per_s": tokens / seconds if seconds > 0 else float("nan"),
                 }
             )
-            improved = value > result.best_dev_metric
+            improved = (value, tiebreak) > best_key
             if improved:
+                best_key = (value, tiebreak)
                 result.best_dev_metric, result.best_epoch = value, epoch
                 result.seconds_to_best = time.perf_counter() - start
                 best_state = _cpu_state(model)
@@ -513,7 +531,7 @@ def fit(
         result.stopped_reason = "interrupted"
         log("interrupted: stopping, keeping the best state so far")
         if best_state is None:  # no epoch finished: the current state is all there is
-            result.best_dev_metric, result.best_epoch = score(), result.epochs
+            result.best_dev_metric, result.best_epoch = score()[0], result.epochs
             best_state = _cpu_state(model)
             save_best()
     if best_state is not None:

@@ -173,8 +173,9 @@ def learning_curve_rule(
 ) -> Verdict:
     """Claim 2: ``gaps_*`` hold, per seed, structured minus neural at a training size."""
     rule = LEARNING_CURVE_RULE.format(structured=structured, neural=neural, metric=metric)
-    if not gaps_smallest or not gaps_largest:
-        return skipped(f"{label}: no paired seeds at both sizes", rule)
+    if len(gaps_smallest) < 2 or len(gaps_largest) < 2:
+        # one seed has no confidence interval: any verdict would rest on nothing
+        return skipped(f"{label}: fewer than 2 paired seeds at the smallest or largest size", rule)
     m_small, h_small, _ = mean_ci95(gaps_smallest)
     m_large, h_large, n = mean_ci95(gaps_largest)
     shrinks = m_large < m_small

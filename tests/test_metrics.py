@@ -28,6 +28,10 @@ def test_misaligned_inputs_raise():
 def test_unpad():
     padded = torch.tensor([[1, 2, 0], [3, 0, 0]])
     assert metrics.unpad(padded, torch.tensor([2, 1])) == [[1, 2], [3]]
+    with pytest.raises(ValueError, match="lengths must be in"):
+        metrics.unpad(padded, [4, 1])
+    with pytest.raises(ValueError, match="lengths must be in"):
+        metrics.unpad(padded, [-1, 1])
 
 
 def test_bio_spans_follow_conlleval():

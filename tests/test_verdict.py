@@ -54,6 +54,8 @@ def test_learning_curve_rule_both_ways() -> None:
     assert partial.verdict == V.MIXED
     assert "10000" in shrinks.key_figures and "BiLSTM-CRF" in shrinks.rule
     assert V.learning_curve_rule([], [0.1], 1, 2).verdict == V.SKIPPED
+    # one seed has no CI: a gap that stays 5 points up must not read as "caught up"
+    assert V.learning_curve_rule([0.10], [0.05], 100, 10000).verdict == V.SKIPPED
 
 
 def test_word_order_rule_both_ways() -> None:
