@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from lab import metrics
+from lab.configs import config_from_dict
 from lab.data.batch import Batch
 from lab.device import model_device, resolve_device, synchronize
 from lab.seeding import seed_everything
@@ -111,13 +112,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """The config from a dict; an unknown key -> ValueError listing the valid keys."""
-        if not isinstance(data, dict):
-            raise TypeError(f"expected a dict, got {type(data).__name__}")
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {unknown}; valid keys: {valid}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from lab.configs import config_from_dict
 
 ENCODERS = ("bow", "elman", "residual", "gated", "lstm", "gru")
 # head -> its decoders; the first is the default
@@ -96,10 +98,4 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """The config from a dict; an unknown key -> ValueError listing the valid keys."""
-        if not isinstance(data, dict):
-            raise TypeError(f"expected a dict, got {type(data).__name__}")
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys {unknown}; valid keys: {valid}")
-        return cls(**data)
+        return config_from_dict(cls, data)
