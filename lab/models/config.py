@@ -16,6 +16,7 @@ HEAD_DECODERS: dict[str, tuple[str, ...]] = {
     "hmm": ("viterbi", "max_marginal"),
 }
 HEADS = tuple(HEAD_DECODERS)
+CHAR_ENCODERS = ("cnn", "lstm")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,11 @@ class ModelConfig:
     hidden          encoder size per direction (a bidirectional encoder outputs 2*hidden);
                     also the size of the autoregressive head's tag GRU
     dropout         on word features, between layers and on encoder outputs; in [0, 1)
-    char_features   add char-CNN features (char_dim embeddings, char_dim filters)
+    char_features   add character features of each token
+    char_encoder    "cnn" (char_dim embeddings, char_dim width-3 filters, max-pooled) or
+                    "lstm" (char_dim embeddings, a BiLSTM of char_dim per direction, its
+                    two final states: 2 * char_dim features)
+    word_dropout    training replaces each word id by <unk> with this probability
     head            one of HEADS; ``hmm`` is generative and uses no encoder (set
                     encoder='bow', bidirectional=False, char_features=False)
     decoder         None (the head's default) or one of HEAD_DECODERS[head]
@@ -46,6 +51,8 @@ class ModelConfig:
     dropout: float = 0.0
     char_features: bool = False
     char_dim: int = 32
+    char_encoder: str = "cnn"
+    word_dropout: float = 0.0
     head: str = "softmax"
     decoder: str | None = None
     beam_width: int = 4
@@ -71,8 +78,14 @@ class ModelConfig:
             raise ValueError(
                 f"tag_embedding_dim must be an int >= 1, got {self.tag_embedding_dim!r}"
             )
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "word_dropout"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= float(value) < 1.0):
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        if self.char_encoder not in CHAR_ENCODERS:
+            raise ValueError(
+                f"unknown char_encoder {self.char_encoder!r}; expected one of {list(CHAR_ENCODERS)}"
+            )
         if self.encoder == "bow" and self.bidirectional:
             raise ValueError("encoder 'bow' has no direction: set bidirectional=False")
         if self.head == "hmm" and (

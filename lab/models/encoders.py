@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lab.data.vocab import PAD_ID, UNK_ID
 from lab.models.cells import CELLS
 from lab.models.config import ENCODERS
 
@@ -59,19 +60,71 @@ class CharCNN(nn.Module):
         return f.max(dim=2).values.reshape(b, t, self.filters)  # (B, T, F)
 
 
+class CharLSTM(nn.Module):
+    """Character features of each token: embeddings, a BiLSTM over its characters, the
+    final forward state (after the last character) and the final backward state (after
+    the first), concatenated; so prefixes and suffixes each end a direction.
+
+    chars (B, T, L) long, 0 on padding -> (B, T, 2 * hidden), zero for padding tokens.
+    """
+
+    def __init__(self, num_chars: int, char_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.filters = 2 * hidden
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        b, t, length = chars.shape
+        flat = chars.reshape(b * t, length)
+        lengths = (flat != 0).sum(dim=1)  # (B*T,) characters are left-aligned
+        real = lengths.nonzero().squeeze(1)  # tokens, not padding positions
+        out = torch.zeros(b * t, self.filters, device=chars.device)
+        if real.numel():
+            packed = pack_padded_sequence(
+                self.embedding(flat[real]),
+                lengths[real].cpu(),
+                batch_first=True,
+                enforce_sorted=False,
+            )
+            _, (h, _) = self.lstm(packed)  # h (2, N, hidden): forward, backward
+            out = out.to(h.dtype).index_copy(0, real, torch.cat([h[0], h[1]], dim=-1))
+        return out.reshape(b, t, self.filters)  # (B, T, 2*hidden)
+
+
+CHAR_ENCODER_CLASSES = {"cnn": CharCNN, "lstm": CharLSTM}  # keys: config.CHAR_ENCODERS
+
+
 class WordFeatures(nn.Module):
-    """Word embeddings, optionally concatenated with char-CNN features.
+    """Word embeddings, optionally concatenated with character features: a char CNN
+    (``char_dim`` filters) or a char BiLSTM (2 * ``char_dim``).
+
+    With ``word_dropout`` p, training replaces each real token's word id by ``<unk>``
+    with probability p, so the ``<unk>`` embedding and the character features learn to
+    carry words they cannot look up, as at test time for unseen words.
 
     words (B, T), chars (B, T, L) or None -> (B, T, out_dim).
     """
 
     def __init__(
-        self, num_words: int, embedding_dim: int, num_chars: int = 0, char_dim: int = 0
+        self,
+        num_words: int,
+        embedding_dim: int,
+        num_chars: int = 0,
+        char_dim: int = 0,
+        char_encoder: str = "cnn",
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if char_encoder not in CHAR_ENCODER_CLASSES:
+            valid = list(CHAR_ENCODER_CLASSES)
+            raise ValueError(f"unknown char_encoder {char_encoder!r}; expected one of {valid}")
         self.embedding = nn.Embedding(num_words, embedding_dim, padding_idx=0)
-        self.chars = CharCNN(num_chars, char_dim, char_dim) if num_chars > 0 else None
-        self.out_dim = embedding_dim + (char_dim if self.chars is not None else 0)
+        self.chars = None
+        if num_chars > 0:
+            self.chars = CHAR_ENCODER_CLASSES[char_encoder](num_chars, char_dim, char_dim)
+        self.out_dim = embedding_dim + (self.chars.filters if self.chars is not None else 0)
+        self.word_dropout = float(word_dropout)
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor | None = None) -> torch.Tensor:
         v = self.embedding.num_embeddings
@@ -79,6 +132,11 @@ class WordFeatures(nn.Module):
             raise ValueError(
                 f"word ids must be in [0, {v}), got [{int(words.min())}, {int(words.max())}]"
             )
+        if self.training and self.word_dropout > 0:
+            dropped = (torch.rand(words.shape, device=words.device) < self.word_dropout) & (
+                words != PAD_ID
+            )
+            words = words.masked_fill(dropped, UNK_ID)
         x = self.embedding(words)  # (B, T, E)
         if self.chars is None:
             return x

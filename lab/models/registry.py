@@ -60,6 +60,8 @@ def build_model(
         config.embedding_dim,
         num_chars=num_chars if config.char_features else 0,
         char_dim=config.char_dim,
+        char_encoder=config.char_encoder,
+        word_dropout=config.word_dropout,
     )
     encoder = build_encoder(
         config.encoder,
