@@ -160,6 +160,8 @@ def main(args: argparse.Namespace) -> int:
     from lab.data import Vocabs
     from lab.evaluate_cli import format_table
     from lab.models import ModelConfig, build_tagger
+    from lab.provenance import collect
+    from lab.report import _atomic_write
     from lab.seeding import seed_everything
     from lab.train import evaluate, fit
 
@@ -195,8 +197,14 @@ def main(args: argparse.Namespace) -> int:
         "train_config": train_config.to_dict(),
         "fit": result.to_dict(),
         **columns,
+        # how to make it again: the command, data, vocabulary, commit, versions, device
+        "provenance": {
+            **collect(train_config.device),
+            "data": {"train": args.train, "dev": args.dev, "test": args.test},
+            "vocabulary": {"min_freq": args.min_freq, "lower": args.lower},
+        },
     }
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _atomic_write(out / "metrics.json", (json.dumps(summary, indent=2) + "\n").encode())
     print(
         f"best dev {result.dev_metric} {result.best_dev_metric:.4f} at epoch "
         f"{result.best_epoch}/{result.epochs} ({result.stopped_reason}); "

@@ -86,6 +86,9 @@ def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     assert "token_accuracy" in printed and "test" in printed
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["fit"]["epochs"] == 2 and summary["train_config"]["max_epochs"] == 2
+    made = summary["provenance"]
+    assert made["data"]["train"] == "synthetic-hmm:60" and made["vocabulary"]["min_freq"] == 1
+    assert {"command", "commit", "device", "threads", "versions"} <= set(made)
     assert (
         lab_main(["evaluate", str(out / "model.pt"), "--data", "synthetic-hmm:20", "--json"]) == 0
     )
