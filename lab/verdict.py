@@ -384,3 +384,32 @@ def encoder_decoder_rule(
         f"{beam_minus_greedy:+.3f}"
     )
     return Verdict(_both(learns, falls), rule, figures)
+
+
+# --- the quality bar on real data: ewt_quality (not a lecture claim) ---------------
+
+QUALITY_BAR_RULE = (
+    "supported if the BiLSTM-CRF's mean test token accuracy over seeds is >= {bar:.1f}%; "
+    "mixed if only some seeds reach it; not supported if none does"
+)
+
+
+def quality_bar_rule(crf: Sequence[float], softmax: Sequence[float], bar: float) -> Verdict:
+    """Issue 5's bar: ``crf`` and ``softmax`` hold test token accuracies (%) per seed."""
+    rule = QUALITY_BAR_RULE.format(bar=bar)
+    if not crf:
+        return skipped("no BiLSTM-CRF run", rule)
+    mean, half, n = mean_ci95(crf)
+    if mean >= bar:
+        result = SUPPORTED
+    else:
+        result = MIXED if max(crf) >= bar else NOT_SUPPORTED
+    figures = f"BiLSTM-CRF test accuracy {mean:.2f}% (n={n}{_ci(half)})"
+    if softmax:
+        s_mean, s_half, s_n = mean_ci95(softmax)
+        figures += f"; BiLSTM-softmax {s_mean:.2f}% (n={s_n}{_ci(s_half)})"
+    return Verdict(result, rule, f"{figures}; bar {bar:.1f}%")
+
+
+def _ci(half: float) -> str:
+    return f", +- {half:.2f}" if math.isfinite(half) else ""

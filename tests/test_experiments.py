@@ -116,3 +116,31 @@ def test_learning_curve_model_names() -> None:
     for bad in ("bilstm", "transformer-crf", "bibow-crf", "lstm-svm"):
         with pytest.raises(ValueError, match="unknown model"):
             module.model_kwargs(bad, 8, 4, False)
+
+
+def test_ewt_quality_runs_at_tiny_scale(tmp_path) -> None:
+    from collections import Counter
+
+    from lab.data import load_real_corpus
+
+    module = experiment.load("ewt_quality")
+    configs = [dict(c, device="cpu") for c in module.grid("tiny")]
+    if not configs:
+        pytest.skip("UD EWT is not there")
+    assert {c["head"] for c in configs} == {"crf", "softmax"}
+    records = run_sweep("ewt_quality", configs, tmp_path, progress=False)
+    failed = [r["error"] for r in records if r["status"] != "ok"]
+    assert not failed, failed[0]
+    test = load_real_corpus("ud_ewt")["test"][:200]
+    counts = Counter(t for s in test for t in s.tags)
+    majority = max(counts.values()) / sum(counts.values())
+    for record in records:
+        assert record["metrics"]["test_token_accuracy"] > majority + 0.1
+    # 200 training sentences are not the bar's setting: no verdict from them ...
+    summary = module.summarize(records, tmp_path, CONTEXT)
+    assert summary["verdict"] == "skipped"
+    assert "test_token_accuracy" in (tmp_path / "accuracy.md").read_text()
+    # ... while full-training-set records get the rule's verdict
+    as_full = [{**r, "metrics": {**r["metrics"], "train_sentences": 12544}} for r in records]
+    summary = module.summarize(as_full, tmp_path, CONTEXT)
+    assert summary["verdict"] == "not supported" and "bar 95.0%" in summary["key_figures"]

@@ -106,3 +106,13 @@ def test_combine() -> None:
     assert V.combine([s, n], "r").verdict == V.MIXED
     assert V.combine([k], "r").verdict == V.SKIPPED
     assert V.combine([n, k], "r").key_figures == "b; absent"
+
+
+def test_quality_bar_rule_both_ways() -> None:
+    yes = V.quality_bar_rule([95.2, 95.0, 95.1], [94.9], 95.0)
+    assert (
+        yes.verdict == V.SUPPORTED and "95.10%" in yes.key_figures and "94.90%" in yes.key_figures
+    )
+    assert V.quality_bar_rule([94.5], [94.6], 95.0).verdict == V.NOT_SUPPORTED
+    assert V.quality_bar_rule([94.8, 95.1], [], 95.0).verdict == V.MIXED
+    assert V.quality_bar_rule([], [94.6], 95.0).verdict == V.SKIPPED

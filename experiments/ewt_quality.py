@@ -1,0 +1,137 @@
+"""Quality bar on real data: UD English EWT UPOS, the full training set, a BiLSTM tagger
+with word + character features and no pretrained embeddings, a CRF head and a softmax
+head side by side (issue 5's bar: the CRF's test accuracy >= 95.0%).
+
+Not one of the lecture's claims, and not part of ``lab reproduce``: it checks that the
+lab's taggers are good enough for their comparisons to mean something on real data.
+``lab run ewt_quality --workers 2`` trains both heads at once (about 45 minutes on two
+CPU cores); ``--full`` adds seeds 1 and 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+from lab import verdict  # noqa: E402
+
+NAME = "ewt_quality"
+BAR = 95.0  # percent; published word+char BiLSTM ~94.6 (UD 1.3), Stanza 95.4 (pretrained)
+CLAIM = (
+    "On UD English EWT UPOS (full train, word + character features, no pretrained "
+    f"embeddings) a BiLSTM-CRF reaches test token accuracy >= {BAR:.1f}%."
+)
+HEADS = ("crf", "softmax")
+
+# The tagger: char BiLSTM features and word dropout lift OOV accuracy (the CNN-only model
+# of the first attempt stopped at 94.5, OOV 74.7%).
+MODEL = {
+    "encoder": "lstm",
+    "bidirectional": True,
+    "layers": 1,
+    "embedding_dim": 100,
+    "hidden": 200,
+    "dropout": 0.33,
+    "char_features": True,
+    "char_encoder": "lstm",
+    "char_dim": 50,
+    "word_dropout": 0.25,
+}
+
+
+def grid(scale: str) -> list[dict]:
+    common.check_scale(scale)
+    if not common.corpus_available("ud_ewt"):
+        print(f"{NAME}: corpus ud_ewt not found (see lab.data.real_corpus); no runs")
+        return []
+    train = common.pick(
+        scale,
+        # tiny: a smoke test of the pipeline on 300 sentences
+        {"train_size": 300, "max_epochs": 3, "patience": 3, "hidden": 32, "embedding_dim": 32,
+         "lr": 1e-2},
+        {"train_size": None, "max_epochs": 30, "patience": 5, "lr": 2e-3},
+        {"train_size": None, "max_epochs": 30, "patience": 5, "lr": 2e-3},
+    )  # fmt: skip
+    seeds = [0] if scale != "full" else common.seeds(scale)
+    return [
+        {"head": head, "seed": seed, "scale": scale, "batch_size": 32, **train}
+        for head in HEADS
+        for seed in seeds
+    ]
+
+
+def run(config: dict) -> dict:
+    from lab.data import TagVocab, Vocabs, load_real_corpus
+    from lab.train import evaluate
+
+    common.start_run(config)
+    splits = load_real_corpus("ud_ewt")
+    size = config.get("train_size")
+    train = splits["train"][:size] if size else splits["train"]
+    dev = splits["dev"] if size is None else splits["dev"][:200]
+    test = splits["test"] if size is None else splits["test"][:200]
+    vocabs = Vocabs.build(train, min_freq=1, chars=True)
+    # the tag set is known in advance; a small subset may not show every tag
+    vocabs.tags = TagVocab(sorted({t for part in splits.values() for s in part for t in s.tags}))
+    model_kwargs = {**MODEL, "head": config["head"]}
+    for key in ("hidden", "embedding_dim"):
+        model_kwargs[key] = config.get(key, MODEL[key])
+    model, fit = common.train_tagger(model_kwargs, train, dev, vocabs, config)
+    out: dict = {"train_sentences": len(train), "vocabulary": len(vocabs.words)}
+    for split, sentences in (("dev", dev), ("test", test)):
+        metrics = evaluate(model, sentences, vocabs)
+        for key in ("token_accuracy", "sentence_accuracy", "in_vocab_accuracy", "oov_accuracy"):
+            out[f"{split}_{key}"] = metrics[key]
+        out[f"{split}_oov_rate"] = metrics["oov_rate"]
+    out.update(
+        best_epoch=fit.best_epoch,
+        epochs=fit.epochs,
+        train_seconds=fit.train_seconds,
+        seconds_to_best=fit.seconds_to_best,
+        train_tokens_per_s=fit.train_tokens_per_s,
+        stopped_reason=fit.stopped_reason,
+    )
+    return out
+
+
+def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
+    from lab.report import aggregate
+
+    df = common.frame(records)
+    if df.empty:
+        return verdict.skipped("no finished runs").as_dict()
+    for column in [c for c in df.columns if c.endswith("accuracy")]:
+        df[column] = 100 * df[column]  # percent, as the bar is stated
+    table = aggregate(
+        df,
+        by=["head", "train_sentences"],
+        metrics=[
+            "test_token_accuracy",
+            "dev_token_accuracy",
+            "test_in_vocab_accuracy",
+            "test_oov_accuracy",
+            "test_sentence_accuracy",
+            "train_seconds",
+            "best_epoch",
+        ],
+    )
+    common.write_table(
+        table,
+        out_dir,
+        "accuracy",
+        context,
+        f"UD English EWT UPOS: token accuracy (%) of a BiLSTM (word + char features, no "
+        f"pretrained embeddings) with a CRF or a softmax head; the bar is {BAR:.1f}% for the "
+        f"CRF. Test OOV rate {df['test_oov_rate'].mean():.1%}. Model: {MODEL}.",
+    )
+    crf = df[df["head"] == "crf"]
+    softmax = df[df["head"] == "softmax"]
+    full = crf["train_sentences"].max() >= 12544 if not crf.empty else False
+    if crf.empty or not full:
+        return verdict.skipped("no BiLSTM-CRF run on the full EWT training set").as_dict()
+    return verdict.quality_bar_rule(
+        list(crf["test_token_accuracy"]), list(softmax["test_token_accuracy"]), BAR
+    ).as_dict()
