@@ -111,7 +111,9 @@ def test_learning_curve_model_names() -> None:
     assert bi["encoder"] == "gru" and bi["bidirectional"] and bi["head"] == "softmax"
     uni = module.model_kwargs("lstm-crf", 8, 4, True)
     assert uni["encoder"] == "lstm" and not uni["bidirectional"] and uni["char_features"]
-    assert module.model_kwargs("bow-crf", 8, 4, True)["char_features"] is False
+    assert uni["char_encoder"] == "lstm" and uni["word_dropout"] > 0
+    bow = module.model_kwargs("bow-crf", 8, 4, True)
+    assert bow["char_features"] is False and "word_dropout" not in bow  # words are all it has
     assert module.model_kwargs("hmm", 8, 4, False)["head"] == "hmm"
     for bad in ("bilstm", "transformer-crf", "bibow-crf", "lstm-svm"):
         with pytest.raises(ValueError, match="unknown model"):
