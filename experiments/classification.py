@@ -91,11 +91,10 @@ def load(config: dict) -> dict:
         dev = splits["dev"] if n_dev is None else splits["dev"][:n_dev]
         return {"train": train, "dev": dev, "test": splits["test"]}
     n = int(config["n_train"] or 3000)
-    return {
-        "train": synthetic_bio(n, seed=1000 + seed),
-        "dev": synthetic_bio(200, seed=900_001),
-        "test": synthetic_bio(500, seed=900_002),
-    }
+    train, dev, test = common.synthetic_splits(
+        lambda size, sample_seed: synthetic_bio(size, seed=sample_seed), n, 200, 500, seed
+    )
+    return {"train": train, "dev": dev, "test": test}
 
 
 def enumeration_checks(model, sentences, vocabs, device) -> dict:

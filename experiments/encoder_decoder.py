@@ -49,14 +49,15 @@ def grid(scale: str) -> list[dict]:
 def run(config: dict) -> dict:
     import torch
 
-    from lab.data import Vocab, translation_pairs
+    from lab.data import Vocab, pad_ids, translation_pairs
     from lab.models import EncoderDecoder
 
     device = common.start_run(config)
     seed = int(config["seed"])
-    train = translation_pairs(int(config["n_train"]), seed=1000 + seed)
-    dev = translation_pairs(200, seed=900_001)
-    test = translation_pairs(int(config["n_test"]), seed=900_002)
+    train, dev, test = common.synthetic_splits(
+        lambda n, sample_seed: translation_pairs(n, seed=sample_seed),
+        config["n_train"], 200, config["n_test"], seed,
+    )  # fmt: skip
     src_vocab = Vocab.build([s for s, _ in train])
     # target ids: 0 <pad>, 1 <unk>, then BOS and EOS, then the words
     tgt_vocab = Vocab.build([[BOS, EOS]] * 2 + [t for _, t in train])
@@ -72,10 +73,10 @@ def run(config: dict) -> dict:
     ).to(device)
 
     def tensors(pairs):
-        src, src_mask = common.pad_ids([src_vocab.encode(s) for s, _ in pairs], device)
+        src, src_mask = pad_ids([src_vocab.encode(s) for s, _ in pairs], device)
         tgt = [tgt_vocab.encode(t) for _, t in pairs]
-        tgt_in, tgt_mask = common.pad_ids([[bos, *t] for t in tgt], device)
-        tgt_out, _ = common.pad_ids([[*t, eos] for t in tgt], device)
+        tgt_in, tgt_mask = pad_ids([[bos, *t] for t in tgt], device)
+        tgt_out, _ = pad_ids([[*t, eos] for t in tgt], device)
         return src, src_mask, tgt_in, tgt_out, tgt_mask
 
     batches = [

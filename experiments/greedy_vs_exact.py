@@ -82,9 +82,10 @@ def _run(config: dict) -> dict:
     device = common.start_run(config)
     seed, top = int(config["seed"]), int(config["max_test_len"])
     mean = (2 + top) / 2
-    train = corpus(int(config["n_train"]), 1000 + seed, 2, top, mean)
-    dev = corpus(100, 900_001, 2, top, mean)
-    test = corpus(int(config["n_test"]), 900_002, 2, top, mean)
+    train, dev, test = common.synthetic_splits(
+        lambda n, sample_seed: corpus(n, sample_seed, 2, top, mean),
+        config["n_train"], 100, config["n_test"], seed,
+    )  # fmt: skip
     tag_names = [f"T{j}" for j in range(HMM["num_tags"])]
     vocabs = Vocabs(words=Vocab.build([s.tokens for s in train]), tags=TagVocab(tag_names))
     kwargs = {

@@ -135,9 +135,10 @@ def load_corpus(config: dict) -> dict:
 
     scale, seed = config["scale"], int(config["seed"])
     if config["corpus"] == "synthetic":
-        pool, params = synthetic_hmm(int(config["pool"]), seed=1000 + seed)
-        dev, _ = synthetic_hmm(SYNTHETIC["dev"][scale], seed=900_001)
-        test, _ = synthetic_hmm(SYNTHETIC["test"][scale], seed=900_002)
+        (pool, params), (dev, _), (test, _) = common.synthetic_splits(
+            lambda n, sample_seed: synthetic_hmm(n, seed=sample_seed),
+            config["pool"], SYNTHETIC["dev"][scale], SYNTHETIC["test"][scale], seed,
+        )  # fmt: skip
         tag_names = list(params.tag_names)
     elif config["corpus"] in ("ud_ewt", "wnut17"):
         splits = load_real_corpus(config["corpus"])

@@ -120,9 +120,10 @@ def run(config: dict) -> dict:
 
     device = common.start_run(config)
     seed, lag = int(config["seed"]), int(config["lag"])
-    train = long_range_corpus(int(config["n_train"]), lag, seed=1000 + seed)
-    dev = long_range_corpus(200, lag, seed=900_001)
-    test = long_range_corpus(500, lag, seed=900_002)
+    train, dev, test = common.synthetic_splits(
+        lambda n, sample_seed: long_range_corpus(n, lag, seed=sample_seed),
+        config["n_train"], 200, 500, seed,
+    )  # fmt: skip
     tags = sorted({t for s in train + dev + test for t in s.tags})
     vocabs = Vocabs(words=Vocab.build([s.tokens for s in train]), tags=TagVocab(tags))
     kwargs = {

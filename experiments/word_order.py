@@ -46,20 +46,21 @@ def grid(scale: str) -> list[dict]:
 def run(config: dict) -> dict:
     import torch
 
-    from lab.data import Vocab, word_order_corpus
+    from lab.data import Vocab, pad_ids, word_order_corpus
     from lab.data.word_order import LABELS
     from lab.models import SequenceClassifier
 
     device = common.start_run(config)
     seed = int(config["seed"])
-    train = word_order_corpus(int(config["n_train"]), seed=1000 + seed)
-    dev = word_order_corpus(200, seed=900_001)
-    test = word_order_corpus(int(config["n_test"]), seed=900_002)
+    train, dev, test = common.synthetic_splits(
+        lambda n, sample_seed: word_order_corpus(n, seed=sample_seed),
+        config["n_train"], 200, config["n_test"], seed,
+    )  # fmt: skip
     vocab = Vocab.build([tokens for tokens, _ in train])
     label_id = {label: i for i, label in enumerate(LABELS)}
 
     def tensors(examples):
-        words, mask = common.pad_ids([vocab.encode(t) for t, _ in examples], device)
+        words, mask = pad_ids([vocab.encode(t) for t, _ in examples], device)
         labels = torch.tensor([label_id[y] for _, y in examples], device=device)
         return words, mask, labels
 

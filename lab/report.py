@@ -24,11 +24,11 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.atomic import write_atomic
 from lab.records import load_records
 
 if TYPE_CHECKING:
@@ -234,22 +234,6 @@ def format_provenance(provenance: dict | None) -> str:
 # ----------------------------------------------------------------------------- tables
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _cell(value: Any, digits: int) -> str:
     if value is None:
         return "-"
@@ -291,8 +275,8 @@ def write_table(
     header = [f"# {title}", ""] if title else []
     header += [f"How this was made: {format_provenance(provenance)}", ""]
     markdown = "\n".join(header) + "\n" + markdown_table(df, digits) + "\n"
-    _atomic_write(md_path, markdown.encode("utf-8"))
-    _atomic_write(csv_path, df.to_csv(index=False).encode("utf-8"))
+    write_atomic(md_path, markdown.encode("utf-8"))
+    write_atomic(csv_path, df.to_csv(index=False).encode("utf-8"))
     return md_path, csv_path
 
 
@@ -375,7 +359,7 @@ def plot_lines(
         metadata = {"Description": caption} if fmt in ("png", "svg", "pdf") else None
         fig.savefig(buffer, format=fmt, bbox_inches="tight", metadata=metadata)
         path = stem.with_name(f"{stem.name}.{fmt}")
-        _atomic_write(path, buffer.getvalue())
+        write_atomic(path, buffer.getvalue())
         paths.append(path)
     return paths
 

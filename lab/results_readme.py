@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from lab.atomic import write_atomic
+
 SUMMARY_FILE = "summary.json"
 README_FILE = "README.md"
 
@@ -56,11 +58,7 @@ def update_summary(out_dir: str | os.PathLike, entry: dict) -> dict[str, dict]:
         raise ValueError(f"a results entry needs {missing}; got fields {sorted(entry)}")
     entries = load_summary(out_dir)
     entries[entry["name"]] = {k: entry.get(k) for k in ENTRY_FIELDS}
-    path = Path(out_dir) / SUMMARY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash leaves the old or the new file, never half
+    write_atomic(Path(out_dir) / SUMMARY_FILE, json.dumps(entries, indent=2, sort_keys=True) + "\n")
     return entries
 
 
@@ -128,10 +126,7 @@ def write_readme(
     out_dir: str | os.PathLike, entries: dict[str, dict], order: tuple[str, ...] = ()
 ) -> Path:
     """Write ``out_dir/README.md`` from ``entries``; returns its path."""
-    path = Path(out_dir) / README_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(entries, order), encoding="utf-8")
-    return path
+    return write_atomic(Path(out_dir) / README_FILE, render(entries, order))
 
 
 def _duration(seconds: object) -> str:

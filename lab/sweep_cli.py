@@ -83,9 +83,9 @@ def main(args: argparse.Namespace) -> int:
 
 def write_summary(out_dir: Path, name: str, summary: dict, context: dict) -> Path:
     """``out_dir/summary.json``: the verdict with how it was made."""
-    from lab.report import _atomic_write
+    from lab.atomic import write_atomic
 
     path = Path(out_dir) / "summary.json"
     data = {"experiment": name, **(summary or {}), "context": context}
-    _atomic_write(path, (json.dumps(data, indent=2, default=str) + "\n").encode("utf-8"))
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
     return path

@@ -157,11 +157,11 @@ def _setup_logging() -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from lab.atomic import write_atomic
     from lab.data import Vocabs
     from lab.evaluate_cli import format_table
     from lab.models import ModelConfig, build_tagger
     from lab.provenance import collect
-    from lab.report import _atomic_write
     from lab.seeding import seed_everything
     from lab.train import evaluate, fit
 
@@ -204,7 +204,7 @@ def main(args: argparse.Namespace) -> int:
             "vocabulary": {"min_freq": args.min_freq, "lower": args.lower},
         },
     }
-    _atomic_write(out / "metrics.json", (json.dumps(summary, indent=2) + "\n").encode())
+    write_atomic(out / "metrics.json", json.dumps(summary, indent=2) + "\n")
     print(
         f"best dev {result.dev_metric} {result.best_dev_metric:.4f} at epoch "
         f"{result.best_epoch}/{result.epochs} ({result.stopped_reason}); "

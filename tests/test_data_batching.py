@@ -158,3 +158,11 @@ def test_collate_chars_match_a_plain_loop():
         [vocabs.words.stoi.get(w, 1) for w in s.tokens] + [0] * (batch.words.shape[1] - len(s))
         for s in sentences
     ]
+
+
+def test_pad_ids_right_pads_with_pad_and_masks_the_real_ids():
+    from lab.data import pad_ids
+
+    ids, mask = pad_ids([[5, 6, 7], [8]])
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and ids.dtype == torch.long
+    assert mask.tolist() == [[True, True, True], [True, False, False]]

@@ -93,6 +93,10 @@ def test_unseen_words_are_tagged_by_their_characters(char_encoder: str):
 
 
 def test_char_config_is_validated():
+    from lab.models.config import CHAR_ENCODERS
+    from lab.models.encoders import CHAR_ENCODER_CLASSES
+
+    assert tuple(CHAR_ENCODER_CLASSES) == CHAR_ENCODERS  # what the config accepts, builds
     with pytest.raises(ValueError, match="cnn"):
         ModelConfig(char_encoder="transformer")
     with pytest.raises(ValueError, match="word_dropout"):

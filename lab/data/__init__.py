@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "collate": "lab.data.batching",
     "BucketBatchSampler": "lab.data.batching",
     "make_batches": "lab.data.batching",
+    "pad_ids": "lab.data.batching",
     # subsets and statistics
     "nested_subsets": "lab.data.subsets",
     "token_count": "lab.data.subsets",

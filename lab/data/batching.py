@@ -142,3 +142,19 @@ def make_batches(
         n = len(sentences)
         index_batches = [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
     return [collate([sentences[i] for i in idx], vocabs, max_word_len) for idx in index_batches]
+
+
+def pad_ids(
+    rows: Sequence[Sequence[int]], device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad ragged id lists with ``PAD_ID``: (ids (B, T) long, mask (B, T) bool),
+    T the longest row; on ``device`` when given."""
+    T = max(len(r) for r in rows)
+    ids = torch.full((len(rows), T), PAD_ID, dtype=torch.long)
+    mask = torch.zeros(len(rows), T, dtype=torch.bool)
+    for b, r in enumerate(rows):
+        ids[b, : len(r)] = torch.as_tensor(list(r), dtype=torch.long)
+        mask[b, : len(r)] = True
+    if device is not None:
+        ids, mask = ids.to(device), mask.to(device)
+    return ids, mask

@@ -10,12 +10,9 @@ tokens/s and the ratio to nn.RNN of the same size, and writes it (atomically) to
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 BASELINE = "nn.RNN(tanh)"
 CUSTOM = ("elman", "residual", "gated")
@@ -128,18 +125,8 @@ def main(args: argparse.Namespace) -> int:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.output:
-        _write_atomically(Path(args.output), text)
+        from lab.atomic import write_atomic
+
+        write_atomic(args.output, text)
         print(f"wrote {args.output}")
     return 0
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

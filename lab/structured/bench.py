@@ -235,7 +235,6 @@ def main(args: argparse.Namespace) -> int:
     import os
     import platform
     import statistics
-    from pathlib import Path
 
     import torch
 
@@ -343,10 +342,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         lines.append("All met." if not misses else "Missed: " + "; ".join(misses) + ".")
     print(lines[-1])
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out)
+    from lab.atomic import write_atomic
+
+    out = write_atomic(args.output, "\n".join(lines) + "\n")
     print(f"wrote {out}")
     return 0

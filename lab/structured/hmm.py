@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from lab.data.batching import pad_ids
 from lab.structured.crf import LinearChainCRF
 
 PAD_ID, UNK_ID = 0, 1  # the lab's Vocab: id 0 = <pad>, id 1 = <unk>
@@ -153,17 +154,6 @@ class HMM:
         )
 
 
-def _padded(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids (B, T) long, mask (B, T) bool) from ragged sequences."""
-    T = max(len(s) for s in seqs)
-    ids = torch.zeros(len(seqs), T, dtype=torch.long)
-    mask = torch.zeros(len(seqs), T, dtype=torch.bool)
-    for b, s in enumerate(seqs):
-        ids[b, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
-        mask[b, : len(s)] = True
-    return ids, mask
-
-
 def bayes_optimal(
     word_id_seqs: Sequence[Sequence[int]],
     tag_id_seqs: Sequence[Sequence[int]],
@@ -189,8 +179,8 @@ def bayes_optimal(
     with torch.no_grad():
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            words, mask = _padded([word_id_seqs[i] for i in idx])
-            gold, gold_mask = _padded([tag_id_seqs[i] for i in idx])
+            words, mask = pad_ids([word_id_seqs[i] for i in idx])
+            gold, gold_mask = pad_ids([tag_id_seqs[i] for i in idx])
             if not torch.equal(mask, gold_mask):
                 raise ValueError("expected each tag sequence to match its word sequence's length")
             crf = hmm.crf(words, mask)
