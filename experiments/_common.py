@@ -12,15 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCALES = ("tiny", "quick", "full")
+from lab.runs.experiment import SCALES, check_scale
+
 SEEDS = {"tiny": [0], "quick": [0, 1, 2], "full": [0, 1, 2]}
-
-
-def check_scale(scale: str) -> str:
-    """``scale`` if it is one of SCALES, else ValueError."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; expected one of {list(SCALES)}")
-    return scale
+assert set(SEEDS) == set(SCALES)
 
 
 def seeds(scale: str) -> list[int]:
@@ -90,7 +85,7 @@ def provenance(context: dict) -> dict:
 def write_table(df, out_dir: Path, stem: str, context: dict, title: str = "") -> tuple:
     """``df`` as ``out_dir/stem.md`` (titled, headed by how it was made) and ``.csv``,
     through lab.report."""
-    from lab.report import write_table as report_write_table
+    from lab.report.tables import write_table as report_write_table
 
     return report_write_table(df, Path(out_dir) / stem, provenance(context), title=title or None)
 
@@ -98,7 +93,7 @@ def write_table(df, out_dir: Path, stem: str, context: dict, title: str = "") ->
 def plot(df, out_dir: Path, stem: str, context: dict, **kwargs: Any) -> list[Path]:
     """lab.report.plot_lines into ``out_dir/stem.png`` (PNG only), captioned with how it
     was made. ``kwargs``: x, y, hue and plot_lines' options."""
-    from lab.report import plot_lines
+    from lab.report.tables import plot_lines
 
     kwargs.setdefault("formats", ("png",))
     return plot_lines(df, path_stem=Path(out_dir) / stem, provenance=provenance(context), **kwargs)
@@ -168,11 +163,12 @@ def train_tagger(
     dev_metric: str = "token_accuracy",
 ):
     """Build the tagger ``ModelConfig(**model_kwargs)`` for ``vocabs`` and train it with
-    lab.train.fit under the run's training settings (``config``: lr, batch_size,
+    lab.training.fit.fit under the run's training settings (``config``: lr, batch_size,
     max_epochs, patience, max_seconds, seed, device). Returns (model, FitResult)."""
     from lab.models import ModelConfig
     from lab.models.registry import build_tagger
-    from lab.train import TrainConfig, fit
+    from lab.training.config import TrainConfig
+    from lab.training.fit import fit
 
     model = build_tagger(ModelConfig(**model_kwargs), vocabs)
     train_config = TrainConfig(
@@ -200,7 +196,7 @@ def train_steps(
     config: dict,
     score_fn: Callable[[], float] | None = None,
 ) -> dict:
-    """A minimal loop for the models that lab.train.fit does not take (the sentence
+    """A minimal loop for the models that lab.training.fit.fit does not take (the sentence
     classifier and the encoder-decoder: they read no tagging ``Batch``), with fit's
     choices: AdamW (``config["lr"]``), gradient norm clipped to 5, at most
     ``config["max_epochs"]`` epochs and ``config["max_seconds"]`` seconds, and (with

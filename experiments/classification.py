@@ -12,13 +12,10 @@ invalid-transition rate and span F1 of the decoded test set.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
-
-from lab import verdict  # noqa: E402
+from experiments import _common as common
+from lab.report import verdict
 
 NAME = "classification"
 CLAIM = (
@@ -152,7 +149,7 @@ def three_stages_match(model, batches, device) -> bool:
 def run(config: dict) -> dict:
     from lab.data import TagVocab, Vocab, Vocabs, make_batches
     from lab.data.sentence import Sentence
-    from lab.train import evaluate
+    from lab.training.evaluate import evaluate
 
     device = common.start_run(config)
     data = load(config)
@@ -186,8 +183,46 @@ def run(config: dict) -> dict:
     return out
 
 
+# --- the rule ----------------------------------------------------------------------
+
+RULE = (
+    "supported if the product of per-token softmaxes sums to one over all tag sequences "
+    "(|sum - 1| <= {tol:g}, by enumeration), its pairwise marginals factorise "
+    "(max |p(y_t, y_t+1) - p(y_t) p(y_t+1)| <= {tol:g}: no dependence between tags), AND its "
+    "argmax produces impossible BIO sequences (invalid-transition rate > 0 and above the "
+    "BIO-constrained CRF's); not supported if the first two fail; mixed otherwise"
+)
+
+
+def rule(
+    sum_to_one_error: float,
+    factorisation_gap: float,
+    invalid_rate_softmax: float,
+    invalid_rate_crf: float,
+    corpus: str,
+    tol: float = 1e-5,
+) -> verdict.Verdict:
+    """Claim 5: the RNN-softmax-argmax pipeline is a proper distribution over sequences
+    with no dependence between tags, so its argmax can be an impossible sequence."""
+    text = RULE.format(tol=tol)
+    proper = sum_to_one_error <= tol and factorisation_gap <= tol
+    impossible = invalid_rate_softmax > 0 and invalid_rate_softmax > invalid_rate_crf
+    if not proper:
+        result = verdict.NOT_SUPPORTED
+    elif impossible:
+        result = verdict.SUPPORTED
+    else:
+        result = verdict.MIXED
+    figures = (
+        f"max |sum_y p(y|x) - 1| = {sum_to_one_error:.1e}; factorisation gap "
+        f"{factorisation_gap:.1e}; invalid BIO rate on {corpus}: softmax argmax "
+        f"{invalid_rate_softmax:.4f} vs constrained CRF Viterbi {invalid_rate_crf:.4f}"
+    )
+    return verdict.Verdict(result, text, figures)
+
+
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
-    from lab.report import aggregate
+    from lab.report.tables import aggregate
 
     df = common.frame(records)
     if df.empty:
@@ -227,7 +262,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     crf = df[df["model"] == "crf_bio"]
     if soft.empty or crf.empty:
         return verdict.skipped("the softmax or the CRF runs are missing").as_dict()
-    result = verdict.classification_rule(
+    result = rule(
         sum_to_one_error=float(soft["sum_to_one_error"].max()),
         factorisation_gap=float(soft["factorisation_gap"].max()),
         invalid_rate_softmax=float(soft["invalid_transition_rate"].mean()),

@@ -9,13 +9,10 @@ on the same potentials.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
-
-from lab import verdict  # noqa: E402
+from experiments import _common as common
+from lab.report import stats, verdict
 
 NAME = "exact_inference"
 CLAIM = (
@@ -107,8 +104,40 @@ def _run(config: dict) -> dict:
     return metrics
 
 
+# --- the rule ----------------------------------------------------------------------
+
+RULE = (
+    "supported if forward-backward's log Z and marginals equal brute-force enumeration "
+    "(max abs difference <= {tol:g}) at every T, AND enumeration time grows exponentially "
+    "(>= {min_growth:g}x per extra token over its 3 largest T) while forward-backward's "
+    "grows at most linearly (log-log slope of time vs T <= {max_slope:g} over its 3 largest "
+    "T); not supported if neither holds; mixed otherwise"
+)
+
+
+def rule(
+    logz_max_err: float,
+    marginal_max_err: float,
+    enum_growth: float,
+    fb_slope: float,
+    tol: float = 1e-6,
+    min_growth: float = 1.5,
+    max_slope: float = 1.3,
+) -> verdict.Verdict:
+    """Claim 1: sum-product is exact, and linear where enumeration is exponential."""
+    exact = logz_max_err <= tol and marginal_max_err <= tol
+    scaling = enum_growth >= min_growth and fb_slope <= max_slope
+    text = RULE.format(tol=tol, min_growth=min_growth, max_slope=max_slope)
+    figures = (
+        f"max |log Z diff| = {logz_max_err:.1e}, max |marginal diff| = {marginal_max_err:.1e}; "
+        f"enumeration time x{enum_growth:.2f} per extra token; forward-backward log-log "
+        f"slope {fb_slope:.2f}"
+    )
+    return verdict.Verdict(verdict.both(exact, scaling), text, figures)
+
+
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
-    from lab.report import aggregate
+    from lab.report.tables import aggregate
 
     df = common.frame(records)
     if df.empty:
@@ -152,10 +181,10 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     en = times[times["method"] == "enumeration"]
     if len(fb) < 2 or len(en) < 2:
         return verdict.skipped("fewer than two lengths per method").as_dict()
-    result = verdict.exact_inference_rule(
+    result = rule(
         logz_max_err=float(enum["logz_abs_err"].max()),
         marginal_max_err=float(enum["marginal_abs_err"].max()),
-        enum_growth=verdict.growth_per_step(list(en["T"]), list(en["time_ms_mean"])),
-        fb_slope=verdict.loglog_slope(list(fb["T"]), list(fb["time_ms_mean"])),
+        enum_growth=stats.growth_per_step(list(en["T"]), list(en["time_ms_mean"])),
+        fb_slope=stats.loglog_slope(list(fb["T"]), list(fb["time_ms_mean"])),
     )
     return result.as_dict()

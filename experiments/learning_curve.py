@@ -10,13 +10,12 @@ inference tokens/s of each decoder, and (synthetic HMM) the Bayes-optimal accura
 
 from __future__ import annotations
 
-import sys
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
-
-from lab import verdict  # noqa: E402
+from experiments import _common as common
+from lab.report import stats, verdict
 
 NAME = "learning_curve"
 CLAIM = (
@@ -171,9 +170,9 @@ def bayes_optimal_accuracy(test, params) -> dict:
 
 
 def run(config: dict) -> dict:
-    from lab.cost import measure_inference, training_cost
     from lab.data import TagVocab, Vocab, Vocabs, make_batches, token_count
-    from lab.train import evaluate
+    from lab.training.cost import measure_inference, training_cost
+    from lab.training.evaluate import evaluate
 
     common.start_run(config)  # seeds; fit puts the model on config["device"]
     data = load_corpus(config)
@@ -248,10 +247,67 @@ def paired_gaps(df, structured: str, neural: str, metric: str):
     return {key: list(group.values) for key, group in joined.groupby(level=[0, 1])}
 
 
+# --- the rule ----------------------------------------------------------------------
+
+RULE = (
+    "supported (the structured model's advantage shrinks with data) if the mean "
+    "{structured} minus {neural} {metric} gap over seeds is smaller at the largest size than "
+    "at the smallest AND at the largest size it is within the seeds' 95% CI of zero or below "
+    "(the CI's lower end <= 0); not supported if the gap does not shrink and stays "
+    "significantly above zero at the largest size; mixed otherwise"
+)
+
+
+def rule(
+    gaps_smallest: Sequence[float],
+    gaps_largest: Sequence[float],
+    smallest: int,
+    largest: int,
+    structured: str = "BiLSTM-CRF",
+    neural: str = "BiLSTM-softmax",
+    metric: str = "token accuracy",
+    label: str = "",
+) -> verdict.Verdict:
+    """Claim 2: ``gaps_*`` hold, per seed, structured minus neural at a training size."""
+    text = RULE.format(structured=structured, neural=neural, metric=metric)
+    if len(gaps_smallest) < 2 or len(gaps_largest) < 2:
+        # one seed has no confidence interval: any verdict would rest on nothing
+        return verdict.skipped(
+            f"{label}: fewer than 2 paired seeds at the smallest or largest size", text
+        )
+    m_small, h_small, _ = stats.mean_ci95(gaps_smallest)
+    m_large, h_large, n = stats.mean_ci95(gaps_largest)
+    shrinks = m_large < m_small
+    caught_up = m_large - h_large <= 0
+    if shrinks and caught_up:
+        result = verdict.SUPPORTED
+    elif not shrinks and not caught_up:
+        result = verdict.NOT_SUPPORTED
+    else:
+        result = verdict.MIXED
+    prefix = f"{label}: " if label else ""
+    figures = (
+        f"{prefix}{structured} - {neural} {metric}: {_pct(m_small)} +- {_pts(h_small)} at "
+        f"{smallest} sentences, {_pct(m_large)} +- {_pts(h_large)} at {largest} (95% CI, "
+        f"{n} seeds)"
+    )
+    return verdict.Verdict(result, text, figures)
+
+
+def _pct(x: float) -> str:
+    """A signed difference of fractions in percentage points."""
+    return f"{100 * x:+.2f} pts"
+
+
+def _pts(x: float) -> str:
+    """A CI half-width in percentage points (infinite for one seed)."""
+    return "inf" if math.isinf(x) else f"{100 * x:.2f}"
+
+
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     import pandas as pd
 
-    from lab.report import aggregate
+    from lab.report.tables import aggregate
 
     df = common.frame(records)
     failed = [r for r in records if r.get("status") != "ok"]
@@ -272,7 +328,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
             context,
             f"Learning curve on {corpus}: test scores by model and training size (sentences); "
             "mean, std and 95% CI over seeds; tokens_per_s_<decoder> = inference throughput "
-            "(lab.cost.measure_inference: median of 3 passes over 300 test sentences in "
+            "(lab.training.cost.measure_inference: median of 3 passes over 300 test sentences in "
             "batches of 64 on the run's device; runs may share the CPU with a parallel run).",
         )
         score = "span_f1" if corpus == "wnut17" else "token_accuracy"
@@ -298,7 +354,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
         for structured, neural in PAIRS:
             gaps = paired_gaps(part, structured, neural, score)
             for (c, size), values in sorted(gaps.items()):
-                mean, ci, n = verdict.mean_ci95(values)
+                mean, ci, n = stats.mean_ci95(values)
                 gap_rows.append(
                     {
                         "corpus": c,
@@ -312,7 +368,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
                 )
             sizes = sorted(size for (_, size) in gaps)
             if len(sizes) >= 2:
-                v = verdict.learning_curve_rule(
+                v = rule(
                     gaps[(corpus, sizes[0])],
                     gaps[(corpus, sizes[-1])],
                     sizes[0],

@@ -10,13 +10,11 @@ and the trained tagger's accuracy on the query positions.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
-
-from lab import verdict  # noqa: E402
+from experiments import _common as common
+from lab.report import verdict
 
 NAME = "vanishing_gradients"
 CLAIM = (
@@ -116,7 +114,7 @@ def probe_sentences(lag: int, seed: int):
 
 def run(config: dict) -> dict:
     from lab.data import TagVocab, Vocab, Vocabs, long_range_corpus, make_batches
-    from lab.metrics import unpad
+    from lab.training.metrics import unpad
 
     device = common.start_run(config)
     seed, lag = int(config["seed"]), int(config["lag"])
@@ -167,11 +165,55 @@ def run(config: dict) -> dict:
     }
 
 
+# --- the rule ----------------------------------------------------------------------
+
+RULE = (
+    "supported if, at initialisation, the Elman RNN's gradient norm ||d loss_T / d h_t|| at "
+    "the largest distance T - t, relative to its norm at T - t = 0, is at least {factor:g}x "
+    "smaller than that of the residual and of the gated cell (the lecture's two fixes), AND "
+    "on the long-range task the Elman RNN's query accuracy, averaged over the lags k, is "
+    "below the best of residual/gated/lstm/gru by more than {acc_margin:g}; not supported "
+    "if neither holds; mixed otherwise"
+)
+
+
+def rule(
+    relative_grad_at_init: Mapping[str, float],
+    accuracy_over_lags: Mapping[str, float],
+    largest_distance: int,
+    lags: Sequence[int],
+    factor: float = 10.0,
+    acc_margin: float = 0.02,
+) -> verdict.Verdict:
+    """Claim 4: tanh RNN gradients vanish with distance; residual/gated connections
+    carry them (and the information) further. ``accuracy_over_lags``: per cell, the mean
+    query accuracy over ``lags``."""
+    text = RULE.format(factor=factor, acc_margin=acc_margin)
+    needed = ("elman", "residual", "gated")
+    missing = [c for c in needed if c not in relative_grad_at_init]
+    if missing or "elman" not in accuracy_over_lags:
+        return verdict.skipped(f"missing cells {missing or ['elman (long-range)']}", text)
+    elman = relative_grad_at_init["elman"]
+    grads_ok = all(relative_grad_at_init[c] >= factor * elman for c in ("residual", "gated"))
+    others = {c: a for c, a in accuracy_over_lags.items() if c != "elman"}
+    if not others:
+        return verdict.skipped("no gated-family long-range runs", text)
+    best = max(others, key=others.get)
+    acc_ok = others[best] - accuracy_over_lags["elman"] > acc_margin
+    grads = ", ".join(f"{c} {v:.1e}" for c, v in sorted(relative_grad_at_init.items()))
+    figures = (
+        f"relative gradient norm at T - t = {largest_distance} (init): {grads}; long-range "
+        f"query accuracy averaged over lags {list(lags)}: elman "
+        f"{accuracy_over_lags['elman']:.3f} vs best {best} {others[best]:.3f}"
+    )
+    return verdict.Verdict(verdict.both(grads_ok, acc_ok), text, figures)
+
+
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     import numpy as np
     import pandas as pd
 
-    from lab.report import aggregate
+    from lab.report.tables import aggregate
 
     df = common.frame(records)
     if df.empty:
@@ -244,6 +286,6 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
         10 ** init[init["distance"] == farthest].groupby("cell")["log10_relative_grad_norm"].mean()
     )
     mean_over_lags = df.groupby("cell")["query_accuracy"].mean()
-    return verdict.vanishing_gradients_rule(
+    return rule(
         dict(at_far), dict(mean_over_lags), farthest, sorted(df["lag"].unique().tolist())
     ).as_dict()

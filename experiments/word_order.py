@@ -10,13 +10,11 @@ model's p(label) and the distance between their two phi vectors.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
-
-from lab import verdict  # noqa: E402
+from experiments import _common as common
+from lab.report import stats, verdict
 
 NAME = "word_order"
 CLAIM = (
@@ -47,7 +45,7 @@ def run(config: dict) -> dict:
     import torch
 
     from lab.data import Vocab, pad_ids, word_order_corpus
-    from lab.data.word_order import LABELS
+    from lab.data.synthetic.word_order import LABELS
     from lab.models import SequenceClassifier
 
     device = common.start_run(config)
@@ -111,8 +109,41 @@ def run(config: dict) -> dict:
     }
 
 
+# --- the rule ----------------------------------------------------------------------
+
+RULE = (
+    "supported if the bag-of-words classifier's mean test accuracy is within {margin:g} of "
+    "chance (the majority-class rate) AND the best recurrent classifier's mean accuracy is "
+    ">= {rnn_min:g}; not supported if neither holds; mixed otherwise"
+)
+
+
+def rule(
+    bow_accuracy: Sequence[float],
+    rnn_accuracy: Mapping[str, Sequence[float]],
+    chance: float,
+    margin: float = 0.1,
+    rnn_min: float = 0.9,
+) -> verdict.Verdict:
+    """Claim 3: an order-blind phi cannot separate "the man ate the hot dog" from "the hot
+    dog ate the man"; a recurrent phi can."""
+    text = RULE.format(margin=margin, rnn_min=rnn_min)
+    if not bow_accuracy or not rnn_accuracy:
+        return verdict.skipped("no bag-of-words or no recurrent runs", text)
+    bow, _, _ = stats.mean_ci95(bow_accuracy)
+    means = {name: stats.mean_ci95(v)[0] for name, v in rnn_accuracy.items() if v}
+    best_name = max(means, key=means.get)
+    at_chance = abs(bow - chance) <= margin
+    rnn_ok = means[best_name] >= rnn_min
+    figures = (
+        f"bag-of-words accuracy {bow:.3f} (chance {chance:.3f}); best RNN ({best_name}) "
+        f"{means[best_name]:.3f}; " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(means.items()))
+    )
+    return verdict.Verdict(verdict.both(at_chance, rnn_ok), text, figures)
+
+
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
-    from lab.report import aggregate
+    from lab.report.tables import aggregate
 
     df = common.frame(records)
     if df.empty:
@@ -167,4 +198,4 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     )
     bow = list(df.loc[df["model"] == "bow", "accuracy"])
     rnns = {m: list(g["accuracy"]) for m, g in df[df["model"] != "bow"].groupby("model")}
-    return verdict.word_order_rule(bow, rnns, chance=float(df["chance"].mean())).as_dict()
+    return rule(bow, rnns, chance=float(df["chance"].mean())).as_dict()

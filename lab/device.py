@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lab.provenance import resolve_device as _resolve_name
+from lab.runs.provenance import resolve_device as _resolve_name
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.data.paths import shared_data_dir
+from lab.data.corpora import shared_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,13 @@ import json
 import pytest
 import torch
 
-from lab.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from lab.data import Vocabs, synthetic_hmm
 from lab.models import ModelConfig, build_model
 from lab.seeding import seed_everything
-from lab.train import TrainConfig, evaluate, fit
+from lab.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from lab.training.config import TrainConfig
+from lab.training.evaluate import evaluate
+from lab.training.fit import fit
 
 
 @pytest.fixture(scope="module")

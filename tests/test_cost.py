@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab.cost import measure_inference, process_peak_rss_mb, training_cost
 from lab.data import Vocabs, make_batches, synthetic_hmm
 from lab.models import ModelConfig, build_model
-from lab.train import FitResult
+from lab.training.cost import measure_inference, process_peak_rss_mb, training_cost
+from lab.training.fit import FitResult
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from lab.data import (
     translation_pairs,
     word_order_corpus,
 )
-from lab.data.translation import LEXICON, OBJECT_MARK, SUBJECT_MARK
-from lab.data.word_order import FOODS, PEOPLE
+from lab.data.synthetic.translation import LEXICON, OBJECT_MARK, SUBJECT_MARK
+from lab.data.synthetic.word_order import FOODS, PEOPLE
 
 # ---- HMM ---------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ def test_long_range_deterministic_and_bad_lag():
 
 def reference_translate(source: list[str]) -> list[str]:
     """An independent parse-and-translate of the source grammar."""
-    from lab.data.translation import ADJECTIVES, NOUNS, PREPOSITIONS, VERBS
+    from lab.data.synthetic.translation import ADJECTIVES, NOUNS, PREPOSITIONS, VERBS
 
     phrases, verb, preposition, current = [], None, None, []
     for word in source:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from lab import experiment
-from lab.reproduce import CLAIMS
-from lab.sweep import run_sweep
-from lab.verdict import VERDICTS
+from lab.cli.reproduce import CLAIMS
+from lab.report.verdict import VERDICTS
+from lab.runs import experiment
+from lab.runs.sweep import run_sweep
 
 CONTEXT = {"command": "pytest", "scale": "tiny", "seeds": [0], "device": "cpu", "commit": "test"}
 

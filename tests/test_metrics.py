@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-from lab import metrics
+from lab.training import metrics
 
 
 def test_token_and_sentence_accuracy():

@@ -1,4 +1,4 @@
-"""lab.report, lab.provenance and `lab report`: numbers against hand computation, tables
+"""lab.report.tables, lab.runs.provenance and `lab report`: numbers against hand computation, tables
 and plots written with how they were made."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ import re
 import pandas as pd
 import pytest
 
-from lab import provenance
-from lab.records import append_record
-from lab.report import (
+from lab.report.tables import (
     aggregate,
     context_from_records,
     format_provenance,
@@ -23,6 +21,8 @@ from lab.report import (
     t_quantile_975,
     write_table,
 )
+from lab.runs import provenance
+from lab.runs.records import append_record
 
 # acc per (model, size) over seeds 0, 1, 2; ("b", 100) has one seed only.
 ACC = {
@@ -239,15 +239,16 @@ def grid(scale):
 def run(config):
     return {}
 def summarize(records, out_dir, context):
-    from lab.report import aggregate, records_frame, write_table
+    from lab.report.tables import aggregate, records_frame, write_table
     table = aggregate(records_frame(records), ["model", "size"], ["acc"])
     write_table(table, Path(out_dir) / "acc", context)
-    return {"verdict": "mixed", "rule": "toy", "key_figures": str(len(records))}
+    ok = [r for r in records if r["status"] == "ok"]
+    return {"verdict": "mixed", "rule": "toy", "key_figures": f"{len(ok)} of {len(records)}"}
 """
 
 
 def test_lab_report_calls_the_experiments_summarize(tmp_path, monkeypatch, capsys):
-    from lab import report_cli
+    from lab.cli import report as report_cli
 
     exp_dir = tmp_path / "experiments"
     exp_dir.mkdir()
@@ -259,7 +260,7 @@ def test_lab_report_calls_the_experiments_summarize(tmp_path, monkeypatch, capsy
     parser = argparse.ArgumentParser()
     report_cli.add_arguments(parser)
     assert report_cli.main(parser.parse_args([str(out)])) == 0
-    assert json.loads(capsys.readouterr().out)["key_figures"] == "10"  # failed run left out
+    assert json.loads(capsys.readouterr().out)["key_figures"] == "10 of 11"  # all records in
     assert "| a | 10 | 3 | 0.6667 |" in (out / "acc.md").read_text()
     assert json.loads((out / "summary.json").read_text())["verdict"] == "mixed"
 

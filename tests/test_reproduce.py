@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from lab import results_readme
 from lab.cli import main as lab_main
-from lab.reproduce import CLAIMS, add_arguments, selected
+from lab.cli.reproduce import CLAIMS, add_arguments, selected
+from lab.report import readme as results_readme
 
 STUB = """
 NAME = "{name}"
@@ -30,7 +30,7 @@ def run(config):
 
 
 def summarize(records, out_dir, context):
-    from lab.verdict import Verdict
+    from lab.report.verdict import Verdict
     ys = [r["metrics"]["y"] for r in records if r["status"] == "ok"]
     (out_dir / "table.md").write_text("made by " + context["command"])
     verdict = "supported" if sum(ys) == 12 else "mixed"

@@ -1,4 +1,4 @@
-"""lab.sweep and lab.records: grids, ids, durable records, resume, failures, executors.
+"""lab.runs.sweep and lab.runs.records: grids, ids, durable records, resume, failures, executors.
 
 Toy experiment scripts are written into tmp_path and found through LAB_EXPERIMENTS_DIR,
 so these tests do not depend on the real experiments."""
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import experiment
-from lab.records import TornLineWarning, append_record, load_records, read_records
-from lab.sweep import canonical_json, expand_grid, run_id, run_sweep
+from lab.runs import experiment
+from lab.runs.records import TornLineWarning, append_record, load_records, read_records
+from lab.runs.sweep import canonical_json, expand_grid, run_id, run_sweep
 
 TOY = """
 import os, signal, time
@@ -103,7 +103,7 @@ def test_run_id_is_stable_and_ignores_key_order():
 
 def test_run_id_is_the_same_in_another_process():
     config = {"model": "gru", "size": 300, "seed": 1, "nested": {"z": 1, "a": None}}
-    code = f"from lab.sweep import run_id; print(run_id({config!r}))"
+    code = f"from lab.runs.sweep import run_id; print(run_id({config!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == run_id(config)
 
@@ -220,7 +220,7 @@ def test_sweep_accepts_a_module_and_rejects_bad_arguments(toy_dir, tmp_path):
 def _sweep_script(out: Path, configs: list[dict], executor: str = "local", workers: int = 1):
     return textwrap.dedent(
         f"""
-        from lab.sweep import run_sweep
+        from lab.runs.sweep import run_sweep
         run_sweep("toy", {configs!r}, {str(out)!r}, executor={executor!r},
                   workers={workers}, progress=False)
         """
@@ -317,7 +317,7 @@ def test_ray_executor_on_a_local_runtime(toy_dir, tmp_path):
 
 
 def test_lab_run_cli_runs_resumes_and_summarizes(toy_dir, tmp_path, capsys):
-    from lab import sweep_cli
+    from lab.cli import run as sweep_cli
 
     out = tmp_path / "res"
     parser = __import__("argparse").ArgumentParser()

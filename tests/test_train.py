@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from lab.data import Vocabs, make_batches
-from lab.data.hmm_corpus import synthetic_hmm
+from lab.data.synthetic.hmm import synthetic_hmm
 from lab.seeding import seed_everything
-from lab.train import FitResult, TrainConfig, dev_score, evaluate, fit
+from lab.training.config import TrainConfig
+from lab.training.evaluate import dev_score, evaluate
+from lab.training.fit import FitResult, fit
 
 
 class UnigramTagger(nn.Module):
@@ -109,8 +111,8 @@ def test_bilstm_beats_majority_baseline(corpus, head):
 
 
 def test_hmm_tagger_fits_in_closed_form_near_the_bayes_ceiling(corpus, tmp_path):
-    from lab.checkpoint import load_checkpoint
     from lab.models import ModelConfig, build_model
+    from lab.training.checkpoint import load_checkpoint
 
     train, dev, vocabs, params = corpus
     config = ModelConfig(encoder="bow", bidirectional=False, head="hmm")

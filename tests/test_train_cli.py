@@ -7,9 +7,10 @@ import json
 import pytest
 
 from lab.cli import main as lab_main
+from lab.cli.train import parse_config
+from lab.data.corpora import load_sentences
 from lab.models import ModelConfig
-from lab.train import TrainConfig
-from lab.train_cli import load_sentences, parse_config
+from lab.training.config import TrainConfig
 
 
 def test_parse_inline_config_types_each_field():

@@ -3,7 +3,7 @@
 Data flows one way: file or generator -> ``Sentence`` list -> ``Vocabs`` (train only)
 -> ``Batch`` (``make_batches``) -> model.
 
-Names are imported lazily (on first use), so that importing ``lab.data.cli`` for
+Names are imported lazily (on first use), so that importing ``lab.cli.data`` for
 ``lab --help`` does not pull in torch or numpy.
 """
 
@@ -21,10 +21,10 @@ _EXPORTS: dict[str, str] = {
     "read_corpus": "lab.data.readers",
     "detect_format": "lab.data.readers",
     "iter_lines": "lab.data.readers",
-    "shared_data_dir": "lab.data.paths",
-    "real_corpus": "lab.data.paths",
-    "load_real_corpus": "lab.data.paths",
-    "REAL_CORPORA": "lab.data.paths",
+    "shared_data_dir": "lab.data.corpora",
+    "real_corpus": "lab.data.corpora",
+    "load_real_corpus": "lab.data.corpora",
+    "REAL_CORPORA": "lab.data.corpora",
     # vocabularies
     "Vocab": "lab.data.vocab",
     "CharVocab": "lab.data.vocab",
@@ -47,17 +47,17 @@ _EXPORTS: dict[str, str] = {
     "corpus_stats": "lab.data.stats",
     "oov_rate": "lab.data.stats",
     # synthetic corpora
-    "HMMParams": "lab.data.hmm_corpus",
-    "make_hmm_params": "lab.data.hmm_corpus",
-    "sample_hmm": "lab.data.hmm_corpus",
-    "synthetic_hmm": "lab.data.hmm_corpus",
-    "word_order_corpus": "lab.data.word_order",
-    "long_range_corpus": "lab.data.long_range",
-    "translation_pairs": "lab.data.translation",
-    "builtin_corpus": "lab.data.builtin",
-    "builtin_kind": "lab.data.builtin",
-    "builtin_names": "lab.data.builtin",
-    "builtin_splits": "lab.data.builtin",
+    "HMMParams": "lab.data.synthetic.hmm",
+    "make_hmm_params": "lab.data.synthetic.hmm",
+    "sample_hmm": "lab.data.synthetic.hmm",
+    "synthetic_hmm": "lab.data.synthetic.hmm",
+    "word_order_corpus": "lab.data.synthetic.word_order",
+    "long_range_corpus": "lab.data.synthetic.long_range",
+    "translation_pairs": "lab.data.synthetic.translation",
+    "builtin_corpus": "lab.data.corpora",
+    "builtin_kind": "lab.data.corpora",
+    "builtin_names": "lab.data.corpora",
+    "builtin_splits": "lab.data.corpora",
 }
 
 __all__ = sorted(_EXPORTS)

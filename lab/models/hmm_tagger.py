@@ -9,6 +9,7 @@ import torch
 from lab.data.batch import Batch
 from lab.models.config import HEAD_DECODERS, ModelConfig
 from lab.models.tagger import Tagger, check_batch
+from lab.structured.constraints import bio_masks
 
 
 class HMMTagger(Tagger):
@@ -55,7 +56,6 @@ class HMMTagger(Tagger):
         if config.bio_constraints:
             if tag_names is None:
                 raise ValueError("bio_constraints=True needs tag_names (the C tag strings)")
-            from lab.models.registry import bio_masks
 
             allowed, allowed_first = bio_masks(tag_names)
         self.register_buffer("allowed", allowed)

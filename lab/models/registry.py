@@ -5,26 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
 from lab.models.config import ModelConfig
 from lab.models.encoders import WordFeatures, build_encoder
 from lab.models.heads import AutoregressiveHead, CRFHead, Head, SoftmaxHead
 from lab.models.tagger import NeuralTagger, Tagger
+from lab.structured.constraints import bio_masks
 
 
 def _check_size(name: str, value: int, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def bio_masks(tag_names: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(allowed (C, C) bool, allowed_start (C,) bool) for BIO tags, from lab.structured."""
-    from lab.structured import allowed_start, allowed_transitions
-
-    allowed = torch.as_tensor(allowed_transitions(list(tag_names), scheme="BIO"), dtype=torch.bool)
-    start = torch.as_tensor(allowed_start(list(tag_names)), dtype=torch.bool)
-    return allowed, start
 
 
 def build_model(

@@ -45,3 +45,8 @@ def allowed_transitions(tag_names: Sequence[str], scheme: str = "BIO") -> torch.
 def allowed_start(tag_names: Sequence[str], scheme: str = "BIO") -> torch.Tensor:
     """(C,) bool, True when a sequence may start with the tag (not ``I-X``)."""
     return torch.tensor([p != "I" for p, _ in _parse(tag_names, scheme)], dtype=torch.bool)
+
+
+def bio_masks(tag_names: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(allowed (C, C) bool, allowed_start (C,) bool) for BIO tags."""
+    return allowed_transitions(list(tag_names), scheme="BIO"), allowed_start(list(tag_names))

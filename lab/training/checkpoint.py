@@ -98,7 +98,7 @@ def load_checkpoint(
     """
     from lab.data import Vocabs
     from lab.models import ModelConfig, build_tagger
-    from lab.train import TrainConfig
+    from lab.training.config import TrainConfig
 
     path = Path(path)
     payload = read_checkpoint(path)

@@ -17,7 +17,7 @@ import torch
 
 from lab.data.batch import Batch
 from lab.device import model_device, synchronize
-from lab.train import default_decoder
+from lab.training.evaluate import default_decoder
 
 
 def _describe(device: torch.device) -> str:
@@ -117,7 +117,7 @@ def measure_inference(
 
 
 def training_cost(result: Any) -> dict[str, Any]:
-    """The training-cost figures of a ``lab.train.FitResult``: tokens/s, wall time in
+    """The training-cost figures of a ``lab.training.fit.FitResult``: tokens/s, wall time in
     total and to the best dev score, epochs run and best epoch, with the device, thread
     count and batch size they were taken with."""
     return {

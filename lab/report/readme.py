@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from lab.atomic import write_atomic
+from lab.runs.provenance import now
 
 SUMMARY_FILE = "summary.json"
 README_FILE = "README.md"
@@ -35,6 +36,33 @@ ENTRY_FIELDS = (
     "date",
     "files",
 )
+
+
+def entry(result, folder: str | os.PathLike, wall_s: float) -> dict:
+    """One experiment's README entry from its ``ExperimentResult`` (lab.runs.run_experiment):
+    what summarize returned and how the results were made."""
+    context = result.context
+    folder = Path(folder)
+    files = (
+        sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".png"))
+        if folder.is_dir()
+        else []
+    )
+    return {
+        "name": result.name,
+        "claim": result.claim,
+        **result.summary,
+        "command": context.get("command"),
+        "scale": context.get("scale"),
+        "seeds": context.get("seeds"),
+        "device": context.get("device"),
+        "commit": context.get("commit"),
+        "wall_s": round(wall_s, 1),
+        "runs": len(result.records),
+        "failed": len(result.failed),
+        "date": now(),
+        "files": files,
+    }
 
 
 def load_summary(out_dir: str | os.PathLike) -> dict[str, dict]:

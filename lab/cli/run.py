@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-SCALES = ("tiny", "quick", "full")
+from lab.runs.experiment import SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,53 +39,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lab import experiment as experiments
-    from lab import provenance
-    from lab.report import context_from_records
-    from lab.sweep import run_sweep
+    from lab.runs import provenance
+    from lab.runs.run_experiment import print_failures, run_experiment
 
-    module = experiments.load(args.experiment)
-    scale = args.scale or "quick"
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    executor = args.executor or ("pool" if args.workers > 1 else "local")
-    if args.address is not None and executor != "ray":
+    if args.address is not None and args.executor != "ray":
         raise ValueError("--address is for --executor ray")
-    configs = module.grid(scale)
-    device = provenance.resolve_device(args.device)
-    configs = [{**config, "device": device} for config in configs]
-    out_dir = args.out if args.out is not None else Path("results") / module.NAME
-    print(f"{module.NAME}: {len(configs)} runs at scale {scale!r} -> {out_dir}", file=sys.stderr)
-    records = run_sweep(
-        module.NAME,
-        configs,
+    out_dir = args.out if args.out is not None else Path("results") / args.experiment
+    scale = args.scale or "quick"
+    print(f"{args.experiment}: scale {scale!r} -> {out_dir}", file=sys.stderr)
+    result = run_experiment(
+        args.experiment,
+        scale,
         out_dir,
-        executor=executor,
+        executor=args.executor,
         workers=args.workers,
-        address=args.address,
+        device=args.device,
         progress=not args.no_progress,
+        address=args.address,
+        command=provenance.command_line(),
     )
-    failed = [r for r in records if r.get("status") != "ok"]
-    for record in failed:
-        last = (record.get("error") or "").strip().splitlines()[-1:] or ["?"]
-        print(f"failed run {record['id']} {record['config']}: {last[0]}", file=sys.stderr)
-    ok = [r for r in records if r.get("status") == "ok"]
-    context = context_from_records(records, command=provenance.command_line())
-    context["scale"] = scale
-    summary = module.summarize(ok, out_dir, context)
-    write_summary(out_dir, module.NAME, summary, context)
-    print(json.dumps(summary, indent=2))
-    if failed:
-        print(f"{len(failed)} of {len(records)} runs failed (rerun to retry them)", file=sys.stderr)
+    print_failures(result)
+    print(json.dumps(result.summary, indent=2))
+    if result.failed:
+        n, total = len(result.failed), len(result.records)
+        print(f"{n} of {total} runs failed (rerun to retry them)", file=sys.stderr)
         return 1
     return 0
-
-
-def write_summary(out_dir: Path, name: str, summary: dict, context: dict) -> Path:
-    """``out_dir/summary.json``: the verdict with how it was made."""
-    from lab.atomic import write_atomic
-
-    path = Path(out_dir) / "summary.json"
-    data = {"experiment": name, **(summary or {}), "context": context}
-    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
-    return path

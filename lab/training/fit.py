@@ -1,4 +1,4 @@
-"""The one training loop, for every model, and the one evaluation.
+"""The one training loop, for every model.
 
 ``fit`` never branches on a model's type. It uses only the tagger interface:
 ``loss(batch)`` (mean NLL per token), ``decode(batch, method=None)`` (B, T) and, where a
@@ -26,93 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab import metrics
-from lab.configs import config_from_dict
 from lab.data.batch import Batch
-from lab.device import model_device, resolve_device, synchronize
+from lab.device import resolve_device, synchronize
 from lab.seeding import seed_everything
+from lab.training.config import TrainConfig
+from lab.training.evaluate import _eval_batches, _is_batches, dev_scores
 
 logger = logging.getLogger(__name__)
 
-LR_SCHEDULES = ("none", "linear", "cosine")
-DEV_METRICS = ("token_accuracy", "span_f1")
-AMP_MODES = ("none", "bf16", "fp16")
 CHECKPOINT_NAME = "model.pt"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a model is trained (the same for every model).
-
-    lr, weight_decay  AdamW's; the lr decays to 0 over ``max_epochs`` by ``lr_schedule``
-                      (none | linear | cosine)
-    batch_size        sentences per batch
-    max_epochs        upper bound on passes over the training data
-    patience          stop after this many epochs without a better dev score
-    clip_norm         clip the gradient's global L2 norm to this (None: no clipping)
-    dev_metric        "token_accuracy" or "span_f1" (BIO tags), higher is better
-    device            "auto" (cuda, then mps, then cpu) or a torch device name
-    amp               mixed precision for the forward pass: none | bf16 | fp16 (CUDA only)
-    compile           wrap ``model.loss`` in ``torch.compile``
-    seed              seeds torch, numpy, random and the data order
-    max_seconds       wall-time budget: stop (after a dev evaluation) once exceeded
-    progress          show a tqdm progress bar (hidden anyway when stderr is no terminal)
-    """
-
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    max_epochs: int = 20
-    patience: int = 3
-    clip_norm: float | None = 5.0
-    lr_schedule: str = "none"
-    dev_metric: str = "token_accuracy"
-    device: str = "auto"
-    amp: str = "none"
-    compile: bool = False
-    seed: int = 0
-    max_seconds: float | None = None
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        for name in ("batch_size", "max_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.clip_norm is not None and not (
-            isinstance(self.clip_norm, (int, float)) and self.clip_norm > 0
-        ):
-            raise ValueError(f"clip_norm must be a number > 0 or None, got {self.clip_norm!r}")
-        for name, allowed in (
-            ("lr_schedule", LR_SCHEDULES),
-            ("dev_metric", DEV_METRICS),
-            ("amp", AMP_MODES),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}"
-                )
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"seed must be an int, got {self.seed!r}")
-        if self.max_seconds is not None and not (
-            isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0
-        ):
-            raise ValueError(f"max_seconds must be a number > 0 or None, got {self.max_seconds!r}")
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be a string, got {self.device!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain dict (JSON-ready) of every field."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """The config from a dict; an unknown key -> ValueError listing the valid keys."""
-        return config_from_dict(cls, data)
 
 
 @dataclass
@@ -146,22 +68,6 @@ class FitResult:
         return asdict(self)
 
 
-def _is_batches(data: Sequence[Any]) -> bool:
-    if len(data) == 0:
-        raise ValueError("expected a non-empty list of Sentence or Batch, got an empty one")
-    kinds = {isinstance(x, Batch) for x in data}
-    if kinds == {True}:
-        return True
-    from lab.data.sentence import Sentence
-
-    if all(isinstance(x, Sentence) for x in data):
-        return False
-    raise TypeError(
-        "expected a list of lab.data.Sentence or a list of lab.data.Batch, got "
-        f"{sorted({type(x).__name__ for x in data})}"
-    )
-
-
 def _epoch_batches(data: Sequence[Any], vocabs: Any, config: TrainConfig, epoch: int) -> list:
     """The training batches of one epoch, in an order fixed by ``(seed, epoch)``."""
     if _is_batches(data):
@@ -172,89 +78,6 @@ def _epoch_batches(data: Sequence[Any], vocabs: Any, config: TrainConfig, epoch:
     return make_batches(
         data, vocabs, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch
     )
-
-
-def _eval_batches(data: Sequence[Any], vocabs: Any, batch_size: int) -> list[Batch]:
-    if _is_batches(data):
-        return list(data)
-    if vocabs is None:
-        raise ValueError("sentences need vocabs to be batched: pass vocabs=Vocabs(...)")
-    from lab.data.batching import make_batches
-
-    return make_batches(data, vocabs, batch_size, shuffle=False)
-
-
-def default_decoder(model: Any) -> str | None:
-    """The decoder ``model.decode(batch)`` uses when given none: ``config.resolved_decoder``
-    or the first of ``model.decoders``."""
-    config = getattr(model, "config", None)
-    name = getattr(config, "resolved_decoder", None)
-    if name is None:
-        decoders = getattr(model, "decoders", ())
-        name = decoders[0] if decoders else None
-    return name
-
-
-def _check_decoder(model: Any, decoder: str | None) -> None:
-    decoders = tuple(getattr(model, "decoders", ()))
-    if decoder is not None and decoders and decoder not in decoders:
-        raise ValueError(f"this model has no decoder {decoder!r}; expected one of {list(decoders)}")
-
-
-def _gold_and_pred(
-    model: Any, batches: Sequence[Batch], device: torch.device, decoder: str | None
-) -> tuple[list[list[int]], list[list[int]]]:
-    gold, pred = [], []
-    for batch in batches:
-        if batch.tags is None:
-            raise ValueError("evaluation needs tagged sentences; a batch has tags=None")
-        decoded = model.decode(batch.to(device), method=decoder)  # (B, T)
-        gold += metrics.unpad(batch.tags, batch.lengths)
-        pred += metrics.unpad(decoded.cpu(), batch.lengths)
-    return gold, pred
-
-
-def _names(ids: list[list[int]], tag_names: Sequence[str]) -> list[list[str]]:
-    return [[tag_names[i] for i in row] for row in ids]
-
-
-def dev_score(
-    model: Any,
-    batches: Sequence[Batch],
-    metric: str = "token_accuracy",
-    tag_names: Sequence[str] | None = None,
-    decoder: str | None = None,
-) -> float:
-    """The dev metric ``fit`` stops on: token accuracy or BIO span F1 of ``decode``."""
-    return dev_scores(model, batches, metric, tag_names, decoder)[0]
-
-
-def dev_scores(
-    model: Any,
-    batches: Sequence[Batch],
-    metric: str = "token_accuracy",
-    tag_names: Sequence[str] | None = None,
-    decoder: str | None = None,
-) -> tuple[float, float]:
-    """(dev metric, token accuracy) from one decoding pass; ``fit`` ranks epochs by the
-    pair, so span-F1 ties (0 while a tagger still predicts only O) are broken by token
-    accuracy instead of spending patience on a flat zero."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            gold, pred = _gold_and_pred(model, batches, model_device(model), decoder)
-    finally:
-        model.train(was_training)
-    accuracy = metrics.token_accuracy(gold, pred)
-    if metric == "token_accuracy":
-        return accuracy, accuracy
-    if metric == "span_f1":
-        if tag_names is None:
-            raise ValueError("dev_metric 'span_f1' needs the tag names: pass vocabs")
-        f1 = metrics.span_prf(_names(gold, tag_names), _names(pred, tag_names))["f1"]
-        return f1, accuracy
-    raise ValueError(f"dev metric must be one of {list(DEV_METRICS)}, got {metric!r}")
 
 
 def _lr_lambda(schedule: str, total_steps: int) -> Callable[[int], float]:
@@ -418,7 +241,7 @@ def fit(
 
     def save_best() -> None:
         if checkpoint_path is not None:
-            from lab.checkpoint import save_checkpoint
+            from lab.training.checkpoint import save_checkpoint
 
             save_checkpoint(checkpoint_path, model, model_config, config, vocabs)
             result.checkpoint = str(checkpoint_path)
@@ -536,128 +359,3 @@ def fit(
         total_tokens / total_train_seconds if total_train_seconds > 0 else float("nan")
     )
     return finish()
-
-
-def _sequence_nll(model: Any, batch: Batch) -> float:
-    """-sum over sentences of log p(gold tags | x). ``log_prob`` where the model has it:
-    a generative model's ``loss`` is the joint -log p(x, y), not comparable."""
-    log_prob = getattr(model, "log_prob", None)
-    if log_prob is not None:
-        try:
-            return -float(log_prob(batch, batch.tags).sum())
-        except NotImplementedError:
-            pass
-    return float(model.loss(batch)) * batch.num_tokens
-
-
-def evaluate_batches(
-    model: Any,
-    batches: Sequence[Batch],
-    tag_names: Sequence[str],
-    decoder: str | None = None,
-    tag_scheme: str | None = None,
-    known_words: Any = None,
-    length_edges: Sequence[int] = (10, 20, 40),
-) -> dict[str, Any]:
-    """Every metric of ``evaluate`` on ready batches, on the model's current device."""
-    if tag_scheme not in (None, "bio", "none"):
-        raise ValueError(f"tag_scheme must be None (auto), 'bio' or 'none', got {tag_scheme!r}")
-    _check_decoder(model, decoder)
-    decoder = decoder if decoder is not None else default_decoder(model)
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    gold, pred, tokens = [], [], []
-    probs, flat_gold = [], []
-    nll_sum, has_marginals = 0.0, True
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                if batch.tags is None:
-                    raise ValueError("evaluation needs tagged sentences; a batch has tags=None")
-                on_device = batch.to(device)
-                decoded = model.decode(on_device, method=decoder)  # (B, T)
-                gold += metrics.unpad(batch.tags, batch.lengths)
-                pred += metrics.unpad(decoded.cpu(), batch.lengths)
-                tokens += batch.tokens
-                nll_sum += _sequence_nll(model, on_device)
-                if has_marginals:
-                    try:
-                        marg = model.marginals(on_device).float().cpu()  # (B, T, C)
-                    except NotImplementedError:
-                        has_marginals = False
-                        continue
-                    probs.append(marg[batch.mask])  # (N_b, C)
-                    flat_gold.append(batch.tags[batch.mask])  # (N_b,)
-    finally:
-        model.train(was_training)
-    n_tokens = sum(len(g) for g in gold)
-    out: dict[str, Any] = {
-        "decoder": decoder,
-        "n_sentences": len(gold),
-        "n_tokens": n_tokens,
-        "token_accuracy": metrics.token_accuracy(gold, pred),
-        "sentence_accuracy": metrics.sentence_accuracy(gold, pred),
-        "nll_per_token": nll_sum / n_tokens if n_tokens else float("nan"),
-    }
-    if has_marginals and probs:
-        p, g = torch.cat(probs), torch.cat(flat_gold)
-        out["marginal_nll"] = metrics.nll_per_token(p, g)
-        out["ece"] = metrics.expected_calibration_error(p, g)
-        out["brier"] = metrics.brier_score(p, g)
-    if known_words is not None and len(tokens) == len(gold):
-        out.update(metrics.accuracy_by_oov(gold, pred, tokens, known_words))
-    for bucket, stats in metrics.accuracy_by_length(gold, pred, length_edges).items():
-        out[f"accuracy_len_{bucket}"] = stats["accuracy"]
-    scheme = tag_scheme or ("bio" if metrics.is_bio_tagset(tag_names) else "none")
-    if scheme == "bio":
-        gold_names, pred_names = _names(gold, tag_names), _names(pred, tag_names)
-        prf = metrics.span_prf(gold_names, pred_names)
-        out["span_precision"], out["span_recall"], out["span_f1"] = (
-            prf["precision"],
-            prf["recall"],
-            prf["f1"],
-        )
-        out["invalid_transition_rate"] = metrics.invalid_transition_rate(pred_names)
-    return out
-
-
-def evaluate(
-    model: Any,
-    sentences: Sequence[Any],
-    vocabs: Any,
-    batch_size: int = 64,
-    decoder: str | None = None,
-    tag_scheme: str | None = None,
-    train_vocab: Any = None,
-    length_edges: Sequence[int] = (10, 20, 40),
-    hmm_params: Any = None,
-) -> dict[str, Any]:
-    """Every metric of one model on tagged ``sentences``, as one flat dict.
-
-    decoder      a name from ``model.decoders`` (None: the model's default)
-    tag_scheme   None (auto: "bio" when every tag is O/B-X/I-X), "bio" or "none"
-    train_vocab  the known words for the OOV split (anything supporting ``in``; default
-                 ``vocabs.words``, i.e. OOV = outside the model's word vocabulary)
-    hmm_params   the true ``HMMParams`` of a synthetic corpus: adds
-                 bayes_token_accuracy, bayes_sentence_accuracy and
-                 bayes_gap = bayes_token_accuracy - token_accuracy
-
-    Keys: decoder, n_sentences, n_tokens, token_accuracy, sentence_accuracy,
-    nll_per_token (-log p(gold tag sequence | x) per token, from ``log_prob``, else
-    the model's loss),
-    marginal_nll, ece, brier (from the token marginals; absent if the model has none),
-    in_vocab_accuracy, oov_accuracy, oov_rate, n_oov, accuracy_len_<bucket>, and for
-    BIO tags span_precision, span_recall, span_f1, invalid_transition_rate.
-    """
-    batches = _eval_batches(sentences, vocabs, batch_size)
-    known = train_vocab if train_vocab is not None else vocabs.words
-    out = evaluate_batches(
-        model, batches, vocabs.tags.names, decoder, tag_scheme, known, length_edges
-    )
-    if hmm_params is not None:
-        bayes = metrics.bayes_optimal_accuracy(sentences, hmm_params)
-        out["bayes_token_accuracy"] = bayes["token_accuracy"]
-        out["bayes_sentence_accuracy"] = bayes["sentence_accuracy"]
-        out["bayes_gap"] = bayes["token_accuracy"] - out["token_accuracy"]
-    return out

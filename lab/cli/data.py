@@ -75,7 +75,7 @@ def _reader_kwargs(path: str, fmt: str, tag_column: str | None) -> dict:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from lab.data.builtin import builtin_kind, builtin_splits
+    from lab.data.corpora import builtin_kind, builtin_splits
     from lab.data.readers import read_corpus
     from lab.data.stats import corpus_stats, oov_rate
 
@@ -110,7 +110,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from lab.data.builtin import builtin_corpus, builtin_kind
+    from lab.data.corpora import builtin_corpus, builtin_kind
 
     kind = builtin_kind(args.name)
     for example in builtin_corpus(args.name, args.n, seed=args.seed):

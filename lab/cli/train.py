@@ -16,13 +16,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
-
-_BUILTIN_SPEC = re.compile(r"([a-z][a-z0-9-]*):([0-9]+)")
-_REAL_SPEC = re.compile(r"([a-z][a-z0-9_]*):(train|dev|test)")
 
 
 def _coerce(value: str, type_name: str, key: str) -> Any:
@@ -72,32 +68,6 @@ def parse_config(text: str, cls: type) -> Any:
     return cls.from_dict(data)
 
 
-def load_sentences(spec: str, split: str, fmt: str = "auto", seed: int = 0) -> list:
-    """The tagged sentences ``spec`` names (a file, ``NAME:N`` built-in, or
-    ``NAME:SPLIT`` real corpus); ``split`` and ``seed`` pick a built-in corpus's sample."""
-    from lab import data
-
-    path = Path(spec)
-    if path.exists():
-        return data.read_corpus(path, fmt=fmt)
-    builtin = _BUILTIN_SPEC.fullmatch(spec)
-    if builtin:
-        from lab.data.builtin import split_seed
-
-        name, n = builtin.group(1), int(builtin.group(2))
-        if data.builtin_kind(name) != "tagging":
-            raise ValueError(f"built-in corpus {name!r} is not a tagging corpus")
-        return data.builtin_corpus(name, n, split_seed(seed, split))
-    real = _REAL_SPEC.fullmatch(spec)
-    if real and real.group(1) in data.REAL_CORPORA:
-        return data.read_corpus(data.real_corpus(real.group(1))[real.group(2)], fmt=fmt)
-    raise ValueError(
-        f"{spec!r} is neither an existing file, a built-in corpus NAME:N (names: "
-        f"{data.builtin_names()}), nor a real corpus NAME:SPLIT (names: "
-        f"{sorted(data.REAL_CORPORA)})"
-    )
-
-
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
@@ -129,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_config(args: argparse.Namespace) -> Any:
-    from lab.train import TrainConfig
+    from lab.training.config import TrainConfig
 
     config = parse_config(args.train_config, TrainConfig) if args.train_config else TrainConfig()
     overrides = {
@@ -148,7 +118,7 @@ def _train_config(args: argparse.Namespace) -> Any:
 def _setup_logging() -> None:
     import logging
 
-    logger = logging.getLogger("lab.train")
+    logger = logging.getLogger("lab.training.fit")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -158,12 +128,14 @@ def _setup_logging() -> None:
 
 def main(args: argparse.Namespace) -> int:
     from lab.atomic import write_atomic
+    from lab.cli.evaluate import format_table
     from lab.data import Vocabs
-    from lab.evaluate_cli import format_table
+    from lab.data.corpora import load_sentences
     from lab.models import ModelConfig, build_tagger
-    from lab.provenance import collect
+    from lab.runs.provenance import collect
     from lab.seeding import seed_everything
-    from lab.train import evaluate, fit
+    from lab.training.evaluate import evaluate
+    from lab.training.fit import fit
 
     try:
         model_config = parse_config(args.model, ModelConfig)

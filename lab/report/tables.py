@@ -13,10 +13,9 @@ Typical use inside an experiment's ``summarize(records, out_dir, context)``::
 Column names may be given short (``"model"``) where ``"config.model"`` or
 ``"metrics.model"`` is meant; outputs keep the names as given.
 
-The 95% confidence interval is the half-width ``t(0.975, n-1) * std / sqrt(n)`` over the
-runs of a group (seeds), std with ``ddof=1``. The t quantile comes from a table for
-1..30 degrees of freedom and from the Cornish-Fisher expansion beyond (error < 1e-6 there),
-so scipy is not needed. A group of one run has std and CI ``NaN``.
+The 95% confidence interval is lab.report.stats's: the half-width
+``t(0.975, n-1) * std / sqrt(n)`` over the runs of a group (seeds), std with ``ddof=1``.
+A group of one run has std and CI ``NaN``.
 """
 
 from __future__ import annotations
@@ -29,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.atomic import write_atomic
-from lab.records import load_records
+from lab.report.stats import t_quantile_975
+from lab.runs.records import load_records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,33 +46,9 @@ __all__ = [
     "write_table",
 ]
 
-# t(0.975, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals).
-_T975 = (
-    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
-    2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905,
-    2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
-    2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
-)  # fmt: skip
-_Z975 = 1.959963984540054
 
 # Config keys that name a training size, for the "sizes" line of a provenance header.
 SIZE_KEYS = ("train_size", "size", "n_train", "sizes", "T", "length")
-
-
-def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
-    if not isinstance(df, (int,)) or isinstance(df, bool) or df < 1:
-        raise ValueError(f"degrees of freedom must be an int >= 1, got {df!r}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z, v = _Z975, float(df)
-    # Cornish-Fisher expansion of the t quantile around the normal one (Abramowitz &
-    # Stegun 26.7.5).
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
 
 
 # ----------------------------------------------------------------------------- frames
@@ -169,7 +145,7 @@ def context_from_records(records: Sequence[dict], command: str | None = None) ->
     """How a set of records was made, for headers and ``summarize``'s ``context``:
     experiment, command (the sweep's, or ``command``), seeds, sizes, device(s),
     commit(s), date range, runs and failures."""
-    from lab import provenance as prov
+    from lab.runs import provenance as prov
 
     def distinct(values) -> list:
         seen = []

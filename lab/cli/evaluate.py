@@ -45,7 +45,7 @@ def format_table(columns: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lab.train_cli import add_data_arguments
+    from lab.cli.train import add_data_arguments
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = __doc__.split("\n", 2)[2]
@@ -60,10 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lab.checkpoint import load_checkpoint
+    from lab.data.corpora import load_sentences
     from lab.device import resolve_device
-    from lab.train import evaluate
-    from lab.train_cli import load_sentences
+    from lab.training.checkpoint import load_checkpoint
+    from lab.training.evaluate import evaluate
 
     try:
         device = resolve_device(args.device or "auto")

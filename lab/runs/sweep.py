@@ -3,7 +3,7 @@
 A run's id is a hash of its resolved config (:func:`run_id`), so a rerun of the same grid
 finds the runs already done in ``out_dir/results.jsonl`` and skips them; failed runs are
 retried. Records are written only by the driver process, one line per finished run
-(:mod:`lab.records`), so a sweep killed at any moment loses only the runs in flight and
+(:mod:`lab.runs.records`), so a sweep killed at any moment loses only the runs in flight and
 never duplicates one.
 
 Executors (each yields records as runs finish; the driver appends them):
@@ -19,7 +19,7 @@ Executors (each yields records as runs finish; the driver appends them):
   ``workers=1`` as many tasks in flight as the cluster has CPUs). Each node must hold
   the same checkout at the same path (experiment scripts are loaded by name from it).
 
-Workers load experiment modules by name with :func:`lab.experiment.load`.
+Workers load experiment modules by name with :func:`lab.runs.experiment.load`.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-from lab import experiment as _experiment
-from lab import provenance
-from lab.records import append_record, load_records, results_path
+from lab.runs import experiment as _experiment
+from lab.runs import provenance
+from lab.runs.records import append_record, load_records, results_path
 
 __all__ = [
     "EXECUTORS",
@@ -435,7 +435,7 @@ def run_sweep(
     failed and new alike).
 
     ``experiment`` is an experiment module or its name; the pool and Ray executors pass the
-    name to their workers, which load the script with :func:`lab.experiment.load`.
+    name to their workers, which load the script with :func:`lab.runs.experiment.load`.
     """
     module = _resolve_experiment(experiment)
     name = module.NAME

@@ -15,26 +15,43 @@ An experiment module (``experiments/<name>.py``) defines:
                  "rule": str, "key_figures": str}
         ``context`` holds how the results were made: command, seeds, device, commit.
 
-The sweep runner (lab.sweep) expands the grid, runs what is not done, and appends one
+The sweep runner (lab.runs.sweep) expands the grid, runs what is not done, and appends one
 record per run; ``lab report`` and ``lab reproduce`` call ``summarize``.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
 
 REQUIRED = ("NAME", "CLAIM", "grid", "run", "summarize")
+ENV_VAR = "LAB_EXPERIMENTS_DIR"
+
+# The scales every experiment's grid knows, smallest first: tiny (seconds, for tests),
+# quick (a CPU in minutes), full (the grids the claims deserve).
+SCALES = ("tiny", "quick", "full")
+
+
+def check_scale(scale: str) -> str:
+    """``scale`` if it is one of SCALES, else ValueError."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; expected one of {list(SCALES)}")
+    return scale
 
 
 def experiments_dir() -> Path:
-    """Where experiment scripts live: $LAB_EXPERIMENTS_DIR, else <repo>/experiments."""
-    env = os.environ.get("LAB_EXPERIMENTS_DIR")
+    """Where experiment scripts live: $LAB_EXPERIMENTS_DIR, else the ``experiments``
+    package's folder."""
+    env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "experiments"
+    spec = importlib.util.find_spec("experiments")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the experiments package is not importable: run `pip install -e .`")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def available() -> list[str]:
@@ -53,11 +70,14 @@ def load(name: str) -> ModuleType:
         raise ValueError(
             f"unknown experiment {name!r}: expected one of {available()} (in {experiments_dir()})"
         )
-    spec = importlib.util.spec_from_file_location(f"lab_experiments.{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    if os.environ.get(ENV_VAR):
+        spec = importlib.util.spec_from_file_location(f"lab_experiments.{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(f"experiments.{name}")
     missing = [attr for attr in REQUIRED if not hasattr(module, attr)]
     if missing:
-        raise ValueError(f"experiment script {path} lacks {missing} (see lab.experiment)")
+        raise ValueError(f"experiment script {path} lacks {missing} (see lab.runs.experiment)")
     return module

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from lab.runs.experiment import SCALES
+
 # The lecture's claims, in the lecture's order (= results/README.md's order).
 CLAIMS = (
     "exact_inference",
@@ -25,7 +27,6 @@ CLAIMS = (
     "greedy_vs_exact",
     "encoder_decoder",
 )
-SCALES = ("tiny", "quick", "full")
 
 # What the full scale costs (printed with --full). An estimate, not a measurement: the
 # quick grids' per-run costs scaled by the full grids' runs (learning_curve: 588 runs,
@@ -70,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def default_workers() -> int:
     """min(2, usable cores): two small CPU runs side by side nearly halve the wall time."""
-    from lab.sweep import threads_per_worker
+    from lab.runs.sweep import threads_per_worker
 
     return min(2, threads_per_worker(1))
 
@@ -80,7 +81,7 @@ def selected(only: str) -> list[str]:
     if not only.strip():
         return list(CLAIMS)
     names = [n.strip() for n in only.split(",") if n.strip()]
-    from lab import experiment
+    from lab.runs import experiment
 
     known = set(CLAIMS) | set(experiment.available())
     unknown = [n for n in names if n not in known]
@@ -109,8 +110,9 @@ def command_for(args: argparse.Namespace) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lab import experiment, provenance, results_readme
-    from lab.sweep import run_sweep
+    from lab.report import readme
+    from lab.runs import provenance
+    from lab.runs.run_experiment import ExperimentResult, print_failures, run_experiment
 
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -119,11 +121,9 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     device = provenance.resolve_device(args.device)
     command = command_for(args)
-    commit = provenance.describe_commit()
-    device_text = provenance.describe_device(device)
     print(
-        f"lab reproduce: scale {args.scale}, {len(names)} experiment(s), device {device_text}, "
-        f"{workers} worker(s)"
+        f"lab reproduce: scale {args.scale}, {len(names)} experiment(s), device "
+        f"{provenance.describe_device(device)}, {workers} worker(s)"
     )
     if args.scale == "full":
         print(FULL_SCALE_EXPECTED)
@@ -135,70 +135,37 @@ def main(args: argparse.Namespace) -> int:
     failures: list[str] = []
     start_all = time.perf_counter()
     for name in names:
+        print(f"\n== {name} -> {out / name}")
         start = time.perf_counter()
-        module = experiment.load(name)
-        configs = [dict(c, device=device) for c in module.grid(args.scale)]
-        print(f"\n== {name}: {len(configs)} run(s) -> {out / name}")
-        # timing experiments run alone: a concurrent run would slow what they measure
-        n_workers = 1 if getattr(module, "SERIAL", False) else workers
-        executor = args.executor or ("pool" if n_workers > 1 else "local")
-        records = run_sweep(
-            name,
-            configs,
-            out / name,
-            executor=executor,
-            workers=n_workers,
-            progress=not args.no_progress,
-        )
-        failed = [r for r in records if r.get("status") != "ok"]
-        for r in failed:
-            print(f"  run {r.get('id')} failed: {r.get('error')}", file=sys.stderr)
-        seeds = sorted({c["seed"] for c in configs if "seed" in c})
-        context = {
-            "command": command,
-            "scale": args.scale,
-            "seeds": seeds,
-            "device": device_text,
-            "commit": commit,
-            "experiment": name,
-        }
         try:
-            summary = module.summarize(records, out / name, context)
+            result = run_experiment(
+                name,
+                args.scale,
+                out / name,
+                executor=args.executor,
+                workers=workers,
+                device=device,
+                progress=not args.no_progress,
+                command=command,
+            )
         except Exception as err:  # one broken summary must not lose the other claims
             failures.append(name)
-            summary = {
-                "verdict": "skipped",
-                "rule": "summarize failed",
-                "key_figures": f"{type(err).__name__}: {err}",
-            }
-            print(f"  summarize failed: {type(err).__name__}: {err}", file=sys.stderr)
+            print(f"  {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
+            result = ExperimentResult(
+                name,
+                "",
+                {"verdict": "skipped", "rule": "summarize failed", "key_figures": str(err)},
+                {"command": command, "scale": args.scale},
+            )
         torch.set_num_threads(threads)
         wall = time.perf_counter() - start
         timings[name] = wall
-        if failed:
+        print_failures(result)
+        if result.failed:
             failures.append(name)
-        entries = results_readme.update_summary(
-            out,
-            {
-                "name": name,
-                "claim": getattr(module, "CLAIM", ""),
-                **summary,
-                "command": command,
-                "scale": args.scale,
-                "seeds": seeds,
-                "device": device_text,
-                "commit": commit,
-                "wall_s": round(wall, 1),
-                "runs": len(records),
-                "failed": len(failed),
-                "date": provenance.now(),
-                "files": sorted(
-                    p.name for p in (out / name).iterdir() if p.suffix in (".md", ".png")
-                ),
-            },
-        )
-        results_readme.write_readme(out, entries, CLAIMS)
-        print(f"  verdict: {summary['verdict']} -- {summary['key_figures']}")
+        entries = readme.update_summary(out, readme.entry(result, out / name, wall))
+        readme.write_readme(out, entries, CLAIMS)
+        print(f"  verdict: {result.summary['verdict']} -- {result.summary['key_figures']}")
         print(f"  wall time {wall:.1f} s")
 
     total = time.perf_counter() - start_all
@@ -206,7 +173,7 @@ def main(args: argparse.Namespace) -> int:
     for name, wall in timings.items():
         print(f"  {name:<22} {wall:8.1f} s")
     print(f"  {'total':<22} {total:8.1f} s ({total / 60:.1f} min)")
-    print(f"wrote {out / results_readme.README_FILE}")
+    print(f"wrote {out / readme.README_FILE}")
     if failures:
         print(f"runs or summaries failed in: {sorted(set(failures))}", file=sys.stderr)
         return 1

@@ -10,13 +10,13 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "reproduce": ("lab.reproduce", "run every lecture experiment and write results/"),
-    "run": ("lab.sweep_cli", "run one experiment's grid of runs (resumable)"),
-    "report": ("lab.report_cli", "turn a results directory into tables and plots"),
-    "train": ("lab.train_cli", "train one model on a corpus"),
-    "evaluate": ("lab.evaluate_cli", "evaluate a checkpoint on a corpus"),
-    "data": ("lab.data.cli", "corpus statistics and synthetic corpora"),
-    "bench": ("lab.bench", "speed benchmarks (crf, rnn)"),
+    "reproduce": ("lab.cli.reproduce", "run every lecture experiment and write results/"),
+    "run": ("lab.cli.run", "run one experiment's grid of runs (resumable)"),
+    "report": ("lab.cli.report", "turn a results directory into tables and plots"),
+    "train": ("lab.cli.train", "train one model on a corpus"),
+    "evaluate": ("lab.cli.evaluate", "evaluate a checkpoint on a corpus"),
+    "data": ("lab.cli.data", "corpus statistics and synthetic corpora"),
+    "bench": ("lab.cli.bench", "speed benchmarks (crf, rnn)"),
 }
 
 

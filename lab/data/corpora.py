@@ -1,0 +1,193 @@
+"""Corpora by name or by path: the real corpora in the shared data folder, the built-in
+synthetic corpora, and the corpus specs the commands accept.
+
+A spec is one of: a file path (CoNLL-U or CoNLL columns, gz or not), ``NAME:N`` (a
+built-in synthetic corpus of N sentences: ``synthetic-hmm``, ``synthetic-hmm-flat``,
+``long-range-k<LAG>``, ``word-order``, ``translation``) or ``NAME:SPLIT`` (a real corpus:
+``ud_ewt:train``). ``builtin_corpus`` returns ``list[Sentence]`` for tagging corpora,
+``(tokens, label)`` pairs for ``word-order`` and ``(source, target)`` pairs for
+``translation``; ``builtin_kind`` says which.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lab.data.readers import read_corpus
+from lab.data.sentence import Sentence
+from lab.data.synthetic.hmm import synthetic_hmm
+from lab.data.synthetic.long_range import long_range_corpus
+from lab.data.synthetic.translation import translation_pairs
+from lab.data.synthetic.word_order import word_order_corpus
+
+ENV_VAR = "LAB_DATA_DIR"
+
+# name -> (folder under the data dir, {split: file name})
+REAL_CORPORA: dict[str, tuple[str, dict[str, str]]] = {
+    "ud_ewt": (
+        "ud_english_ewt",
+        {
+            "train": "en_ewt-ud-train.conllu.gz",
+            "dev": "en_ewt-ud-dev.conllu.gz",
+            "test": "en_ewt-ud-test.conllu.gz",
+        },
+    ),
+    "wnut17": (
+        "wnut17",
+        {
+            "train": "wnut17train.conll.gz",
+            "dev": "emerging.dev.conll.gz",
+            "test": "emerging.test.annotated.gz",
+        },
+    ),
+}
+
+
+def _candidates() -> list[Path]:
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return [Path(env)]
+    repo_root = Path(__file__).resolve().parents[2]
+    return [repo_root.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+
+
+def shared_data_dir() -> Path | None:
+    """The real-corpora folder: ``$LAB_DATA_DIR`` when set, else ``<repo root>/../shared/data``,
+    else ``./../shared/data``; None when the chosen folder does not exist."""
+    for candidate in _candidates():
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def real_corpus(name: str) -> dict[str, Path]:
+    """The ``{"train", "dev", "test"}`` file paths of a real corpus (``"ud_ewt"``,
+    ``"wnut17"``). Raises ValueError for an unknown name and FileNotFoundError naming the
+    expected location when the data folder or a file is missing."""
+    if name not in REAL_CORPORA:
+        raise ValueError(f"unknown real corpus {name!r}; expected one of {sorted(REAL_CORPORA)}")
+    folder, files = REAL_CORPORA[name]
+    root = shared_data_dir()
+    if root is None:
+        looked = ", ".join(str(c) for c in _candidates())
+        raise FileNotFoundError(
+            f"corpus {name!r} needs the shared data folder; looked in {looked} "
+            f"(set ${ENV_VAR} to the folder holding {folder}/)"
+        )
+    paths = {split: root / folder / file for split, file in files.items()}
+    for split, path in paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"corpus {name!r}: {split} split expected at {path}")
+    return paths
+
+
+def load_real_corpus(name: str, **reader_kwargs: object) -> dict[str, list[Sentence]]:
+    """Read every split of a real corpus: ``{"train": [...], "dev": [...], "test": [...]}``."""
+    return {split: read_corpus(path, **reader_kwargs) for split, path in real_corpus(name).items()}
+
+
+# --- built-in synthetic corpora ----------------------------------------------------
+
+_LONG_RANGE = re.compile(r"long-range-k([1-9][0-9]*)")
+SPLITS = ("train", "dev", "test")
+
+# name -> (kind, generator(n, seed), one-line description)
+_FIXED: dict[str, tuple[str, Callable[[int, int], list], str]] = {
+    "synthetic-hmm": (
+        "tagging",
+        lambda n, seed: synthetic_hmm(n, seed=seed)[0],
+        "HMM, 8 tags, 200 words, sharp transitions (Dirichlet 0.3), 3 tags per word",
+    ),
+    "synthetic-hmm-flat": (
+        "tagging",
+        lambda n, seed: synthetic_hmm(n, seed=seed, concentration=5.0)[0],
+        "as synthetic-hmm with near-uniform transitions (Dirichlet 5): context helps little",
+    ),
+    "word-order": (
+        "classification",
+        word_order_corpus,
+        "'the man ate the hot dog' / 'the hot dog ate the man': who eats (n even)",
+    ),
+    "translation": (
+        "translation",
+        translation_pairs,
+        "SVO source -> SOV target, adjectives after the noun, own lexicon",
+    ),
+}
+
+
+def builtin_names() -> list[str]:
+    """The valid names; ``long-range-k<LAG>`` accepts any positive LAG."""
+    return [*_FIXED, "long-range-k<LAG>"]
+
+
+def _lookup(name: str) -> tuple[str, Callable[[int, int], list]]:
+    if name in _FIXED:
+        kind, generate, _ = _FIXED[name]
+        return kind, generate
+    match = _LONG_RANGE.fullmatch(name)
+    if match:
+        lag = int(match.group(1))
+        return "tagging", lambda n, seed: long_range_corpus(n, lag, seed=seed)
+    raise ValueError(
+        f"unknown built-in corpus {name!r}; expected one of {builtin_names()} (e.g. long-range-k10)"
+    )
+
+
+def builtin_kind(name: str) -> str:
+    """``"tagging"``, ``"classification"`` or ``"translation"``."""
+    return _lookup(name)[0]
+
+
+def builtin_corpus(name: str, n: int, seed: int = 0) -> list:
+    """``n`` examples of the built-in corpus ``name``, deterministic for ``seed``."""
+    return _lookup(name)[1](n, seed)
+
+
+def split_seed(seed: int, split: str) -> int:
+    """The sample seed of one split: independent streams for train, dev and test."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return int(np.random.SeedSequence([seed, SPLITS.index(split)]).generate_state(1)[0])
+
+
+def builtin_splits(name: str, sizes: dict[str, int], seed: int = 0) -> dict[str, list]:
+    """``{split: examples}`` for splits among train/dev/test, e.g.
+    ``builtin_splits("synthetic-hmm", {"train": 1000, "dev": 500, "test": 500}, seed=0)``.
+    Each split has its own sample seed (``split_seed``); for the HMM corpora all splits
+    and all seeds share one HMM (its parameter seed is fixed)."""
+    return {split: builtin_corpus(name, n, split_seed(seed, split)) for split, n in sizes.items()}
+
+
+# --- specs ---------------------------------------------------------------------------
+
+
+_BUILTIN_SPEC = re.compile(r"([a-z][a-z0-9-]*):([0-9]+)")
+_REAL_SPEC = re.compile(r"([a-z][a-z0-9_]*):(train|dev|test)")
+
+
+def load_sentences(spec: str, split: str, fmt: str = "auto", seed: int = 0) -> list:
+    """The tagged sentences ``spec`` names (a file, ``NAME:N`` built-in, or
+    ``NAME:SPLIT`` real corpus); ``split`` and ``seed`` pick a built-in corpus's sample."""
+    path = Path(spec)
+    if path.exists():
+        return read_corpus(path, fmt=fmt)
+    builtin = _BUILTIN_SPEC.fullmatch(spec)
+    if builtin:
+        name, n = builtin.group(1), int(builtin.group(2))
+        if builtin_kind(name) != "tagging":
+            raise ValueError(f"built-in corpus {name!r} is not a tagging corpus")
+        return builtin_corpus(name, n, split_seed(seed, split))
+    real = _REAL_SPEC.fullmatch(spec)
+    if real and real.group(1) in REAL_CORPORA:
+        return read_corpus(real_corpus(real.group(1))[real.group(2)], fmt=fmt)
+    raise ValueError(
+        f"{spec!r} is neither an existing file, a built-in corpus NAME:N (names: "
+        f"{builtin_names()}), nor a real corpus NAME:SPLIT (names: "
+        f"{sorted(REAL_CORPORA)})"
+    )

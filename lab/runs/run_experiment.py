@@ -1,0 +1,153 @@
+"""``run_experiment``: one experiment, start to verdict; what ``lab run``, ``lab report``
+and ``lab reproduce`` all call, so that the same records give the same tables, headers,
+failed-run figures and verdict whichever command made them.
+
+    grid(scale) -> configs (+ device) -> run_sweep -> records -> summarize -> summary.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from lab.atomic import write_atomic
+from lab.runs import experiment as experiments
+from lab.runs import provenance
+from lab.runs.records import load_records, results_path
+
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class ExperimentResult:
+    """What one experiment produced: its summary (verdict, rule, key figures), the context
+    its tables state (command, scale, seeds, device, commit, runs, failed), its records."""
+
+    name: str
+    claim: str
+    summary: dict
+    context: dict
+    records: list[dict] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r.get("status") != "ok"]
+
+
+def workers_for(module: ModuleType, workers: int) -> int:
+    """The parallel runs an experiment gets: one for a timing experiment (``SERIAL``), whose
+    figures a concurrent run would slow, else ``workers``."""
+    return 1 if getattr(module, "SERIAL", False) else workers
+
+
+def run_experiment(
+    name: str,
+    scale: str,
+    out_dir: str | Path,
+    executor: str | None = None,
+    workers: int = 1,
+    device: str = "auto",
+    progress: bool = True,
+    address: str | None = None,
+    command: str | None = None,
+) -> ExperimentResult:
+    """Run experiment ``name``'s grid at ``scale`` into ``out_dir`` (resumable: finished
+    runs are skipped), then summarise it (tables, plots, ``summary.json``).
+
+    ``device`` is resolved once and set as every run's config "device", so that every
+    command shares run ids; ``executor`` defaults to "pool" with more than one worker.
+    """
+    experiments.check_scale(scale)
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    module = experiments.load(name)
+    resolved = provenance.resolve_device(device)
+    configs = [{**config, "device": resolved} for config in module.grid(scale)]
+    n_workers = workers_for(module, workers)
+    executor = executor or ("pool" if n_workers > 1 else "local")
+    from lab.runs.sweep import run_sweep
+
+    start = time.perf_counter()
+    records = run_sweep(
+        module.NAME,
+        configs,
+        out_dir,
+        executor=executor,
+        workers=n_workers,
+        address=address,
+        progress=progress,
+    )
+    result = summarize_experiment(module, records, out_dir, scale, command)
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def report_experiment(out_dir: str | Path, command: str | None = None) -> ExperimentResult:
+    """Summarise the records already in ``out_dir`` (``lab report``); the experiment is
+    the one its records name, the scale the one they state."""
+    out_dir = Path(out_dir)
+    if out_dir.is_file():
+        raise ValueError(f"{out_dir} is a file: expected a results directory holding results.jsonl")
+    records = load_records(out_dir)
+    if not records:
+        raise ValueError(f"no records in {results_path(out_dir)}: run `lab run EXPERIMENT` first")
+    names = list(dict.fromkeys(r.get("experiment") for r in records))
+    if None in names:
+        raise ValueError(f"{results_path(out_dir)}: a record lacks its 'experiment' field")
+    if len(names) > 1:
+        raise ValueError(
+            f"{results_path(out_dir)} mixes experiments {names}; expected one per directory"
+        )
+    module = experiments.load(names[0])
+    scale = _stated_scale(out_dir)
+    return summarize_experiment(module, records, out_dir, scale, command)
+
+
+def summarize_experiment(
+    module: ModuleType,
+    records: Sequence[dict],
+    out_dir: str | Path,
+    scale: str | None,
+    command: str | None = None,
+) -> ExperimentResult:
+    """``module.summarize`` over every record (failed ones included, so that a summary can
+    count them), with the context read off the records; writes ``summary.json``."""
+    from lab.report.tables import context_from_records
+
+    records = list(records)
+    context = context_from_records(records, command=command)
+    if scale is not None:
+        context["scale"] = scale
+    summary = module.summarize(records, Path(out_dir), context)
+    write_summary(out_dir, module.NAME, summary, context)
+    return ExperimentResult(module.NAME, getattr(module, "CLAIM", ""), summary, context, records)
+
+
+def write_summary(out_dir: str | Path, name: str, summary: dict, context: dict) -> Path:
+    """``out_dir/summary.json``: the verdict with how it was made."""
+    path = Path(out_dir) / SUMMARY_FILE
+    data = {"experiment": name, **(summary or {}), "context": context}
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+    return path
+
+
+def _stated_scale(out_dir: Path) -> str | None:
+    """The scale an earlier summary of ``out_dir`` recorded, if any."""
+    path = out_dir / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("context", {}).get("scale")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def print_failures(result: ExperimentResult) -> None:
+    """One line per failed run on stderr: its id, config and the error's last line."""
+    for record in result.failed:
+        last = (record.get("error") or "").strip().splitlines()[-1:] or ["?"]
+        print(f"failed run {record.get('id')} {record.get('config')}: {last[0]}", file=sys.stderr)
