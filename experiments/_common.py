@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+# the experiments' one records -> DataFrame step, and its filter (used as common.frame)
+from lab.report.tables import ok_records  # noqa: F401
+from lab.report.tables import records_frame as frame  # noqa: F401
 from lab.runs.experiment import SCALES, check_scale
 
 SEEDS = {"tiny": [0], "quick": [0, 1, 2], "full": [0, 1, 2]}
@@ -55,25 +58,6 @@ def corpus_available(name: str) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def ok_records(records: Sequence[dict]) -> list[dict]:
-    """The records of runs that finished (status "ok") with metrics."""
-    return [r for r in records if r.get("status") == "ok" and isinstance(r.get("metrics"), dict)]
-
-
-def frame(records: Sequence[dict]):
-    """One row per finished run: its config's keys, then its metrics' keys (a metric
-    named like a config key wins), plus ``run_id`` and ``wall_s``."""
-    import pandas as pd
-
-    rows = []
-    for r in ok_records(records):
-        row = {**r["config"], **r["metrics"]}
-        row["run_id"] = r.get("id")
-        row["wall_s"] = r.get("wall_s")
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def provenance(context: dict) -> dict:

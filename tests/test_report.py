@@ -11,14 +11,13 @@ import re
 import pandas as pd
 import pytest
 
+from lab.report.stats import t_quantile_975
 from lab.report.tables import (
     aggregate,
     context_from_records,
     format_provenance,
-    plot_learning_curves,
     plot_lines,
     records_frame,
-    t_quantile_975,
     write_table,
 )
 from lab.runs import provenance
@@ -89,13 +88,14 @@ def test_t_quantile_agrees_with_scipy_where_installed():
         assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-6), df
 
 
-def test_records_frame_flattens_config_and_metrics_and_drops_failed_runs():
-    df = records_frame(fixture_records())
-    assert len(df) == 10
-    for col in ("config.model", "config.size", "config.seed", "config.opt.lr", "metrics.acc"):
+def test_records_frame_has_config_and_metrics_columns_and_drops_failed_runs():
+    records = fixture_records()
+    df = records_frame(records)
+    assert len(df) == 10 and len(records) == 11
+    for col in ("model", "size", "seed", "opt", "acc", "run_id", "wall_s"):
         assert col in df.columns, col
-    assert set(df["status"]) == {"ok"}
-    assert len(records_frame(fixture_records(), include_failed=True)) == 11
+    ok_ids = {r["id"] for r in records if r["status"] == "ok"}
+    assert set(df["run_id"]) == ok_ids
     with pytest.raises(TypeError):
         records_frame(["not a record"])
 
@@ -189,14 +189,15 @@ def test_write_table_writes_markdown_headed_by_provenance_and_a_plain_csv(tmp_pa
 
 def test_learning_curves_are_written_as_png_and_svg_with_labels(tmp_path):
     df = records_frame(fixture_records())
-    paths = plot_learning_curves(
+    paths = plot_lines(
         df,
         x="size",
         y="acc",
         hue="model",
         path_stem=tmp_path / "curve",
         provenance=CONTEXT,
-        hline=0.95,
+        hline=(0.95, "Bayes-optimal"),
+        logx=True,
         xlabel="training sentences",
         ylabel="token accuracy (fraction)",
     )

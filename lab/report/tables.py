@@ -6,9 +6,9 @@ Typical use inside an experiment's ``summarize(records, out_dir, context)``::
     df = records_frame(records)                       # one row per ok run
     table = aggregate(df, by=["model", "size"], metrics=["acc"])
     write_table(table, out_dir / "accuracy", context)
-    plot_learning_curves(df, x="size", y="acc", hue="model",
-                         path_stem=out_dir / "learning_curve", provenance=context,
-                         xlabel="training sentences", ylabel="token accuracy (fraction)")
+    plot_lines(df, x="size", y="acc", hue="model", logx=True,
+               path_stem=out_dir / "learning_curve", provenance=context,
+               xlabel="training sentences", ylabel="token accuracy (fraction)")
 
 Column names may be given short (``"model"``) where ``"config.model"`` or
 ``"metrics.model"`` is meant; outputs keep the names as given.
@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from lab.atomic import write_atomic
 from lab.report.stats import t_quantile_975
-from lab.runs.records import load_records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,11 +37,8 @@ __all__ = [
     "aggregate",
     "context_from_records",
     "format_provenance",
-    "load_records",
-    "plot_learning_curves",
     "plot_lines",
     "records_frame",
-    "t_quantile_975",
     "write_table",
 ]
 
@@ -54,32 +50,25 @@ SIZE_KEYS = ("train_size", "size", "n_train", "sizes", "T", "length")
 # ----------------------------------------------------------------------------- frames
 
 
-def _flatten(prefix: str, value: Any, out: dict) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}", inner, out)
-    else:
-        out[prefix] = value
+def ok_records(records: Sequence[dict]) -> list[dict]:
+    """The records of runs that finished (status "ok") with metrics."""
+    return [r for r in records if r.get("status") == "ok" and isinstance(r.get("metrics"), dict)]
 
 
-def records_frame(records: Sequence[dict], include_failed: bool = False) -> pd.DataFrame:
-    """One row per record: ``id, experiment, status, wall_s, device, commit`` and the
-    config and metrics flattened into ``config.<key>`` / ``metrics.<key>`` columns (nested
-    dicts give ``config.a.b``). Failed runs are left out unless ``include_failed``."""
+def records_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """One row per finished run: its config's keys, then its metrics' keys (a metric
+    named like a config key wins), plus ``run_id`` and ``wall_s``. Failed runs are left
+    out (count them from the records)."""
     import pandas as pd
 
-    rows = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise TypeError(f"record {index} must be a dict, got {type(record).__name__}")
-        if record.get("status") != "ok" and not include_failed:
-            continue
-        row = {
-            key: record.get(key)
-            for key in ("id", "experiment", "status", "wall_s", "device", "commit")
-        }
-        _flatten("config", record.get("config") or {}, row)
-        _flatten("metrics", record.get("metrics") or {}, row)
+    rows = []
+    for r in ok_records(records):
+        row = {**r["config"], **r["metrics"]}
+        row["run_id"] = r.get("id")
+        row["wall_s"] = r.get("wall_s")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -338,25 +327,6 @@ def plot_lines(
         write_atomic(path, buffer.getvalue())
         paths.append(path)
     return paths
-
-
-def plot_learning_curves(
-    df: pd.DataFrame,
-    x: str,
-    y: str,
-    hue: str | None,
-    path_stem: str | os.PathLike,
-    provenance: dict | None,
-    hline: float | tuple[float, str] | None = None,
-    logx: bool = True,
-    **kwargs: Any,
-) -> list[Path]:
-    """Learning curves: ``y`` (a score) against ``x`` (training size) on a log x-axis by
-    default, one line per ``hue`` with 95% confidence bands, and an optional
-    Bayes-optimal ``hline``. See :func:`plot_lines` for the rest."""
-    if isinstance(hline, (int, float)) and not isinstance(hline, bool):
-        hline = (float(hline), "Bayes-optimal")
-    return plot_lines(df, x, y, hue, path_stem, provenance, hline=hline, logx=logx, **kwargs)
 
 
 def _points(df: pd.DataFrame, x: str, y: str, hue: str | None) -> pd.DataFrame:
