@@ -12,15 +12,7 @@ from lab.data.batch import Batch
 from lab.models import ModelConfig, build_model
 from lab.models.cells import GatedCell
 from lab.models.encoders import build_encoder
-
-try:
-    from lab.structured import LinearChainCRF  # noqa: F401
-
-    HAVE_CRF = True
-except ImportError:
-    HAVE_CRF = False
-
-needs_crf = pytest.mark.skipif(not HAVE_CRF, reason="lab.structured.LinearChainCRF not there yet")
+from lab.structured import LinearChainCRF
 
 NUM_WORDS, NUM_TAGS = 12, 4
 # (encoder, bidirectional, layers): a mix of directions and depths over the six encoders
@@ -67,8 +59,6 @@ def synthetic(contextual: bool, n: int = 20, seed: int = 0, max_len: int = 8) ->
 
 
 def make_model(encoder: str, bidirectional: bool, layers: int, head: str, **kw):
-    if head == "crf" and not HAVE_CRF:
-        pytest.skip("lab.structured.LinearChainCRF not there yet")
     config = ModelConfig(
         encoder=encoder,
         bidirectional=bidirectional,
@@ -235,7 +225,6 @@ def test_autoregressive_exact_refuses_long_sentences():
         model.decode(batch, "exact")
 
 
-@needs_crf
 @pytest.mark.parametrize("encoder,bidirectional", [("bow", False), ("elman", True)])
 def test_crf_head_nll_equals_brute_force(encoder, bidirectional):
     torch.manual_seed(0)
@@ -334,7 +323,6 @@ def bio_valid(tags: list[int]) -> bool:
     return True
 
 
-@needs_crf
 def test_crf_head_with_bio_constraints_never_decodes_an_invalid_sequence():
     torch.manual_seed(0)
     config = ModelConfig(encoder="bow", bidirectional=False, head="crf", bio_constraints=True)
@@ -353,7 +341,6 @@ def test_crf_head_with_bio_constraints_never_decodes_an_invalid_sequence():
     assert torch.allclose(log_probs[valid].logsumexp(0), torch.tensor(0.0), atol=1e-5)
 
 
-@needs_crf
 def test_hmm_tagger_fits_by_counting_and_scores_the_joint():
     config = ModelConfig(encoder="bow", bidirectional=False, head="hmm")
     model = build_model(config, NUM_WORDS, NUM_TAGS)
