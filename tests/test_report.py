@@ -11,12 +11,12 @@ import re
 import pandas as pd
 import pytest
 
+from lab.report.plots import plot_lines
 from lab.report.stats import t_quantile_975
 from lab.report.tables import (
     aggregate,
     context_from_records,
     format_provenance,
-    plot_lines,
     records_frame,
     write_table,
 )
