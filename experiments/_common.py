@@ -77,7 +77,7 @@ def write_table(df, out_dir: Path, stem: str, context: dict, title: str = "") ->
 def plot(df, out_dir: Path, stem: str, context: dict, **kwargs: Any) -> list[Path]:
     """lab.report.plot_lines into ``out_dir/stem.png`` (PNG only), captioned with how it
     was made. ``kwargs``: x, y, hue and plot_lines' options."""
-    from lab.report.tables import plot_lines
+    from lab.report.plots import plot_lines
 
     kwargs.setdefault("formats", ("png",))
     return plot_lines(df, path_stem=Path(out_dir) / stem, provenance=provenance(context), **kwargs)
