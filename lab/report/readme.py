@@ -97,9 +97,9 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
         "# Results: the lecture's claims, tested",
         "",
         "Written by `lab reproduce`; do not edit by hand. Each verdict is computed from "
-        "the runs by the rule printed beside it (`experiments/<name>.py`: `RULE`, `rule()`). Tables (Markdown + "
-        "CSV) and plots (PNG) are in each experiment's folder, each stating how it was "
-        "made.",
+        "the runs by the rule printed beside it (`experiments/<name>.py`: `RULE`, "
+        "`rule()`). Tables (Markdown + CSV) and plots (PNG) are in each experiment's "
+        "folder, each stating how it was made.",
         "",
         "| # | claim | verdict | scale | runs | wall time |",
         "|---|---|---|---|---|---|",
