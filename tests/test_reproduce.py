@@ -48,9 +48,10 @@ def stubs(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-def reproduce(out, *args: str) -> int:
-    argv = ["reproduce", "--scale", "tiny", "--out", str(out), "--workers", "1", "--no-progress"]
-    return lab_main([*argv, *args])
+def reproduce(out, *args: str, where: str = "--into") -> int:
+    argv = ["reproduce", "--scale", "tiny", where, str(out), "--workers", "1", "--no-progress"]
+    reference = [] if "--reference" in args else ["--reference", str(out)]
+    return lab_main([*argv, *reference, *args])
 
 
 def test_reproduce_writes_results_and_readme(stubs, capsys) -> None:
@@ -117,3 +118,66 @@ def test_readme_render_and_summary_validation(tmp_path) -> None:
     (tmp_path / results_readme.SUMMARY_FILE).write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected an object"):
         results_readme.load_summary(tmp_path)
+
+
+def test_fresh_work_folder_is_compared_with_the_reference(stubs, tmp_path, monkeypatch, capsys):
+    # the committed reference: stub_a supported at the tiny scale
+    assert reproduce(stubs, "--only", "stub_a,stub_b") == 0
+    monkeypatch.chdir(tmp_path)
+    argv = ["reproduce", "--scale", "tiny", "--workers", "1", "--no-progress"]
+    assert lab_main([*argv, "--only", "stub_a", "--reference", str(stubs)]) == 0
+    out = capsys.readouterr().out
+    folders = list((tmp_path / "runs").glob("reproduce-tiny-*"))
+    assert len(folders) == 1 and f"writing to {folders[0].relative_to(tmp_path)}" in out
+    comparison = (folders[0] / "comparison.md").read_text()
+    assert "| stub_a | supported | supported | same |" in comparison
+    assert "sum of y = 12" in comparison  # both key-figure texts side by side
+    assert len((folders[0] / "stub_a" / "results.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_changed_verdict_exits_1(stubs, tmp_path, capsys):
+    assert reproduce(stubs, "--only", "stub_a") == 0
+    summary = json.loads((stubs / "summary.json").read_text())
+    summary["stub_a"]["verdict"] = "not supported"  # a reference that disagrees
+    (stubs / "summary.json").write_text(json.dumps(summary))
+    work = tmp_path / "work"
+    assert reproduce(work, "--only", "stub_a", "--reference", str(stubs)) == 1
+    captured = capsys.readouterr()
+    assert "verdicts changed from the reference: ['stub_a']" in captured.err
+    assert "| stub_a | not supported | supported | **changed** |" in captured.out
+
+
+def test_resume_skips_finished_runs_and_warns_on_another_commits_records(stubs, capsys):
+    assert reproduce(stubs, "--only", "stub_a") == 0
+    path = stubs / "stub_a" / "results.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["commit"] = "0" * 40  # made by other code
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    capsys.readouterr()
+    assert reproduce(stubs, "--only", "stub_a", where="--resume") == 0
+    assert len(path.read_text().splitlines()) == 4  # nothing rerun
+    assert "1 from 000000000000" in capsys.readouterr().err
+    assert reproduce(stubs / "missing", "--only", "stub_a", where="--resume") == 2
+    assert "no such folder (nothing to continue)" in capsys.readouterr().err
+
+
+def test_figures_agree_within_their_cis():
+    from lab.report.compare import compare, figures_agree
+
+    assert figures_agree({"value": 1.0, "ci": 0.2}, {"value": 1.3, "ci": 0.15})
+    assert not figures_agree({"value": 1.0, "ci": 0.1}, {"value": 1.3, "ci": 0.1})
+    assert figures_agree({"value": 3, "exact": True}, {"value": 3, "exact": True})
+    assert not figures_agree({"value": 3, "exact": True}, {"value": 4, "exact": True})
+    ref = {
+        "c": {
+            "verdict": "supported",
+            "scale": "quick",
+            "figures": [{"name": "gap", "value": 0.5, "ci": 0.1}],
+        }
+    }
+    run = {"c": {"verdict": "supported", "figures": [{"name": "gap", "value": 0.9, "ci": 0.1}]}}
+    result = compare(ref, run, "quick")
+    assert result.changed == [] and "| gap | 0.5 +- 0.1 | 0.9 +- 0.1 | **differs** |" in (
+        result.markdown
+    )
+    assert compare(ref, run, "standard").unmatched == ["c"]

@@ -1,9 +1,12 @@
-"""``lab reproduce``: run every lecture experiment through the sweep runner (resumable),
-summarize each into ``results/<name>/`` and write ``results/README.md``.
+"""``lab reproduce``: run every lecture experiment from scratch into a fresh work folder,
+summarise each, write the folder's README, and compare its verdicts and key figures with
+the committed reference of the same scale (``results/``): ``comparison.md``, printed;
+exit status 1 when a verdict changed.
 
     lab reproduce --quick                      all seven claims, CPU scale (<= 15 min)
-    lab reproduce --full --device cuda         the issue's grids (GPU recommended)
-    lab reproduce --scale tiny --only word_order --out /tmp/r
+    lab reproduce --resume runs/reproduce-quick-20261203-120000
+    lab reproduce --quick --into results       refresh the committed results
+    lab reproduce --scale tiny --only word_order --into /tmp/r
 
 torch and pandas are imported only inside :func:`main` (keeps ``lab --help`` fast).
 """
@@ -51,7 +54,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only", default="", help="comma-separated experiment names (default: all seven)"
     )
-    parser.add_argument("--out", default="results", help="results directory (default: results)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--into",
+        default=None,
+        help="write (and resume) into this folder, e.g. results/ to refresh the committed "
+        "results (default: a fresh runs/reproduce-<scale>-<timestamp>/)",
+    )
+    where.add_argument(
+        "--resume", default=None, help="continue an interrupted reproduction in this folder"
+    )
+    parser.add_argument(
+        "--reference",
+        default="results",
+        help="the committed results to compare with (default: results; same scale only)",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -100,8 +117,8 @@ def command_for(args: argparse.Namespace) -> str:
         parts += ["--scale", "tiny"]
     if args.only:
         parts += ["--only", args.only]
-    if args.out != "results":
-        parts += ["--out", args.out]
+    if args.into is not None:
+        parts += ["--into", args.into]
     if args.workers is not None:
         parts += ["--workers", str(args.workers)]
     if args.device != "auto":
@@ -109,8 +126,24 @@ def command_for(args: argparse.Namespace) -> str:
     return " ".join(p for p in parts if p)
 
 
+def work_folder(args: argparse.Namespace) -> Path:
+    """Where this reproduction writes: ``--into``, ``--resume`` (which must exist), or a
+    fresh ``runs/reproduce-<scale>-<timestamp>/``."""
+    if args.resume is not None:
+        folder = Path(args.resume)
+        if not folder.is_dir():
+            raise ValueError(f"--resume {folder}: no such folder (nothing to continue)")
+        return folder
+    if args.into is not None:
+        return Path(args.into)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"reproduce-{args.scale}-{stamp}"
+
+
 def main(args: argparse.Namespace) -> int:
+    from lab.atomic import write_atomic
     from lab.report import readme
+    from lab.report.compare import compare
     from lab.runs import provenance
     from lab.runs.run_experiment import ExperimentResult, print_failures, run_experiment
 
@@ -118,7 +151,9 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     workers = args.workers or default_workers()
     names = selected(args.only)
-    out = Path(args.out)
+    out = work_folder(args)
+    reference = Path(args.reference)
+    print(f"lab reproduce: writing to {out}/ (reference: {reference}/)")
     device = provenance.resolve_device(args.device)
     command = command_for(args)
     print(
@@ -174,7 +209,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {name:<22} {wall:8.1f} s")
     print(f"  {'total':<22} {total:8.1f} s ({total / 60:.1f} min)")
     print(f"wrote {out / readme.README_FILE}")
+    status = 0
     if failures:
         print(f"runs or summaries failed in: {sorted(set(failures))}", file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    if out.resolve() != reference.resolve():
+        ran = {n: e for n, e in readme.load_summary(out).items() if n in names}
+        result = compare(readme.load_summary(reference), ran, args.scale)
+        write_atomic(out / "comparison.md", result.markdown)
+        print("\n" + result.markdown)
+        print(f"wrote {out / 'comparison.md'}")
+        if result.changed:
+            print(f"verdicts changed from the reference: {result.changed}", file=sys.stderr)
+            status = 1
+    return status

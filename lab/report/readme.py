@@ -25,6 +25,7 @@ ENTRY_FIELDS = (
     "verdict",
     "rule",
     "key_figures",
+    "figures",
     "command",
     "scale",
     "seeds",

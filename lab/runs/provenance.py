@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Where new, uncommitted code makes a result irreproducible from its commit.
 SOURCE_DIRS = ("lab", "experiments", "pyproject.toml")

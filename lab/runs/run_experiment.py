@@ -73,6 +73,7 @@ def run_experiment(
     executor = executor or ("pool" if n_workers > 1 else "local")
     from lab.runs.sweep import run_sweep
 
+    warn_other_commits(out_dir)
     start = time.perf_counter()
     records = run_sweep(
         module.NAME,
@@ -144,6 +145,32 @@ def _stated_scale(out_dir: Path) -> str | None:
         return json.loads(path.read_text(encoding="utf-8")).get("context", {}).get("scale")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def other_commit_records(out_dir: str | Path) -> dict[str, int]:
+    """Finished records in ``out_dir`` made by another commit of the library (or from a
+    dirty tree), by commit: a resume over them mixes code versions."""
+    here = provenance.git_commit()
+    counts: dict[str, int] = {}
+    for record in load_records(out_dir):
+        sha, dirty = record.get("commit"), bool(record.get("dirty"))
+        if record.get("status") != "ok" or (sha == here["sha"] and not dirty):
+            continue
+        label = provenance.describe_commit({"sha": sha, "dirty": dirty})
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def warn_other_commits(out_dir: str | Path) -> None:
+    """Warn, naming them, when the records a resume would reuse came from other code."""
+    counts = other_commit_records(out_dir)
+    if counts:
+        named = ", ".join(f"{n} from {c}" for c, n in sorted(counts.items()))
+        print(
+            f"warning: {out_dir} holds finished runs of other code ({named}); they are reused "
+            "as they are: start a fresh folder to rerun them with this code",
+            file=sys.stderr,
+        )
 
 
 def print_failures(result: ExperimentResult) -> None:
