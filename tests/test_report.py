@@ -179,9 +179,10 @@ def test_write_table_writes_markdown_headed_by_provenance_and_a_plain_csv(tmp_pa
     text = md.read_text()
     assert text.startswith("# Accuracy\n")
     assert "command: `lab run toy --quick`" in text and "seeds: 0, 1, 2" in text
-    assert "| model | size | n | acc_mean | acc_std | acc_ci95 |" in text
-    assert "| a | 10 | 3 | 0.6667 | 0.2082 | 0.5171 |" in text
-    assert "| b | 100 | 1 | 0.7 | - | - |" in text
+    # one readable cell per result, in percent (acc is a fraction), +- the 95% CI
+    assert "| model | size | n | acc |" in text and "95% CI half-width" in text
+    assert "| a | 10 | 3 | 66.7 +- 51.7 |" in text
+    assert "| b | 100 | 1 | 70.0 |" in text  # one seed: no CI
     back = pd.read_csv(csv)
     pd.testing.assert_frame_equal(back, table, check_dtype=False)
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["acc.csv", "acc.md"]
@@ -262,11 +263,28 @@ def test_lab_report_calls_the_experiments_summarize(tmp_path, monkeypatch, capsy
     report_cli.add_arguments(parser)
     assert report_cli.main(parser.parse_args([str(out)])) == 0
     assert json.loads(capsys.readouterr().out)["key_figures"] == "10 of 11"  # all records in
-    assert "| a | 10 | 3 | 0.6667 |" in (out / "acc.md").read_text()
+    assert "| a | 10 | 3 | 66.7 +- 51.7 |" in (out / "acc.md").read_text()
     assert json.loads((out / "summary.json").read_text())["verdict"] == "mixed"
 
     append_record(out, {**fixture_records()[0], "id": "other", "experiment": "other"})
     with pytest.raises(ValueError, match="mixes experiments"):
         report_cli.main(parser.parse_args([str(out)]))
+    with pytest.raises(FileNotFoundError, match="no such results directory"):
+        report_cli.main(parser.parse_args([str(tmp_path / "missing")]))
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no records"):
         report_cli.main(parser.parse_args([str(tmp_path / "empty")]))
+
+
+def test_readable_tables_stay_within_the_column_budget():
+    from lab.report.tables import MAX_COLUMNS, mean_ci_cell, readable
+
+    df = records_frame(fixture_records())
+    table = aggregate(df, ["model", "size"], ["acc", "ms"])
+    assert len(table.columns) == 9  # model, size, n and three columns per metric
+    shown, collapsed = readable(table)
+    assert collapsed and list(shown.columns) == ["model", "size", "n", "acc", "ms"]
+    assert len(shown.columns) <= MAX_COLUMNS
+    assert mean_ci_cell(0.953, 0.005, percent=True) == "95.3 +- 0.5"
+    assert mean_ci_cell(12.3456, 0.51) == "12.3 +- 0.51"
+    assert mean_ci_cell(float("nan"), 0.1) == "-"

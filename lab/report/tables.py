@@ -224,6 +224,63 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) and getattr(value, "ndim", 1) == 0 else value
 
 
+# Metric names that are fractions a reader wants in percent (when every mean is in [0, 1]).
+PERCENT_NAMES = ("accuracy", "f1", "precision", "recall", "rate", "match", "acc")
+# A Markdown table wider than this is hard to read; write_table's caller picks columns.
+MAX_COLUMNS = 8
+CELL_NOTE = (
+    "Cells: mean +- 95% CI half-width over the n seeds (t distribution); accuracies, F1 "
+    "and rates in percent. The CSV beside this table has every column at full precision."
+)
+
+
+def _is_percent(name: str, means: pd.Series) -> bool:
+    values = means.dropna()
+    in_unit = bool(len(values)) and bool(((values >= 0) & (values <= 1)).all())
+    return in_unit and any(hint in name.lower() for hint in PERCENT_NAMES)
+
+
+def mean_ci_cell(mean: float, ci: float, percent: bool = False, digits: int = 3) -> str:
+    """One readable cell: ``"95.3 +- 0.5"`` (``mean +- ci``, in percent when asked); the
+    CI is left out where undefined (one seed)."""
+    if mean is None or math.isnan(mean):
+        return "-"
+    scale = 100.0 if percent else 1.0
+    if percent:
+        text = f"{scale * mean:.1f}"
+        return text if ci is None or math.isnan(ci) else f"{text} +- {scale * ci:.1f}"
+    text = f"{mean:.{digits}g}"
+    return text if ci is None or math.isnan(ci) else f"{text} +- {ci:.2g}"
+
+
+def readable(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """An aggregated table for reading: each ``<m>_mean`` / ``<m>_std`` / ``<m>_ci95``
+    triple becomes one column ``<m>`` of :func:`mean_ci_cell` strings (percent for
+    fractions named like accuracies, F1 or rates). Returns the table and whether any
+    column was collapsed (then the Markdown carries :data:`CELL_NOTE`)."""
+    import pandas as pd
+
+    out, collapsed = {}, False
+    for col in df.columns:
+        name = str(col)
+        if name.endswith("_mean"):
+            metric = name[: -len("_mean")]
+            ci = df[f"{metric}_ci95"] if f"{metric}_ci95" in df.columns else None
+            percent = _is_percent(metric, pd.to_numeric(df[col], errors="coerce"))
+            out[metric] = [
+                mean_ci_cell(float(m), float(c) if ci is not None else math.nan, percent=percent)
+                for m, c in zip(
+                    df[col], ci if ci is not None else [math.nan] * len(df), strict=True
+                )
+            ]
+            collapsed = True
+        elif name.endswith(("_std", "_ci95")) and f"{name.rsplit('_', 1)[0]}_mean" in df.columns:
+            continue
+        else:
+            out[name] = list(df[col])
+    return pd.DataFrame(out), collapsed
+
+
 def write_table(
     df: pd.DataFrame,
     path_stem: str | os.PathLike,
@@ -231,13 +288,17 @@ def write_table(
     title: str | None = None,
     digits: int = 4,
 ) -> tuple[Path, Path]:
-    """Write ``<stem>.md`` (headed by how it was made) and ``<stem>.csv`` (full
-    precision, plain, one header row), each atomically. Returns both paths."""
+    """Write ``<stem>.md`` (headed by how it was made; mean/std/CI triples of an
+    :func:`aggregate` table as one readable cell each) and ``<stem>.csv`` (every column,
+    full precision, one header row), each atomically. Returns both paths."""
     stem = Path(path_stem)
     md_path, csv_path = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".csv")
+    shown, collapsed = readable(df)
     header = [f"# {title}", ""] if title else []
     header += [f"How this was made: {format_provenance(provenance)}", ""]
-    markdown = "\n".join(header) + "\n" + markdown_table(df, digits) + "\n"
+    if collapsed:
+        header += [CELL_NOTE, ""]
+    markdown = "\n".join(header) + "\n" + markdown_table(shown, digits) + "\n"
     write_atomic(md_path, markdown.encode("utf-8"))
     write_atomic(csv_path, df.to_csv(index=False).encode("utf-8"))
     return md_path, csv_path
