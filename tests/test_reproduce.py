@@ -33,6 +33,7 @@ def summarize(records, out_dir, context):
     from lab.report.verdict import Verdict
     ys = [r["metrics"]["y"] for r in records if r["status"] == "ok"]
     (out_dir / "table.md").write_text("made by " + context["command"])
+    (out_dir / "curve.png").write_bytes(b"not really a png")
     verdict = "supported" if sum(ys) == 12 else "mixed"
     return Verdict(verdict, "supported if the ys sum to 12", "sum of y = %d" % sum(ys)).as_dict()
 """
@@ -64,6 +65,7 @@ def test_reproduce_writes_results_and_readme(stubs, capsys) -> None:
     readme = (stubs / "README.md").read_text()
     expected = ["stub_a", "**supported**", "supported if the ys sum to 12", "sum of y = 12"]
     expected += ["seeds: 0, 1", "commit:", "device:", "A stub claim", "(stub_a/table.md)"]
+    expected += ["![stub_a: curve.png](stub_a/curve.png)"]  # the key plot, inline
     for text in expected:
         assert text in readme, text
     entry = json.loads((stubs / "summary.json").read_text())["stub_a"]

@@ -36,6 +36,7 @@ ENTRY_FIELDS = (
     "failed",
     "date",
     "files",
+    "key_plot",
 )
 
 
@@ -63,6 +64,9 @@ def entry(result, folder: str | os.PathLike, wall_s: float) -> dict:
         "failed": len(result.failed),
         "date": now(),
         "files": files,
+        # the plot shown under the verdict: the summary's choice, else the first PNG
+        "key_plot": result.summary.get("key_plot")
+        or next((f for f in files if f.endswith(".png")), None),
     }
 
 
@@ -116,10 +120,10 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
     lines += ["", f"Total wall time of the listed experiments: {_duration(total)}.", ""]
     if any(entries[n].get("scale") in ("tiny", "quick") for n in names):
         lines += [
-            "Small scales (tiny, quick) use few seeds, small models and time-capped training "
-            "so that they run on a CPU in minutes: their figures are lower bounds and their "
-            "verdicts can change with the seeds; read each with its confidence interval. "
-            "`lab reproduce --full` runs the grids the claims deserve.",
+            "Small scales (tiny, quick) use few seeds and small models so that they run on a "
+            "CPU in minutes: a verdict says 'insufficient' where its runs cannot decide, and "
+            "every figure is to be read with its confidence interval and seed count. "
+            "`--standard` and `--full` run the grids the claims deserve.",
             "",
         ]
     for i, name in enumerate(names, start=1):
@@ -137,6 +141,10 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
             "",
             f"**Key figures.** {e['key_figures']}",
             "",
+        ]
+        if e.get("key_plot"):
+            lines += [f"![{name}: {e['key_plot']}]({name}/{e['key_plot']})", ""]
+        lines += [
             f"- command: `{e.get('command', '?')}` (scale `{e.get('scale', '?')}`)",
             f"- seeds: {seeds_text}",
             f"- device: {e.get('device', '?')}",
