@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab.models import EncoderDecoder, ModelConfig, SequenceClassifier
+from lab.models import (
+    ClassificationBatch,
+    EncoderDecoder,
+    ModelConfig,
+    SequenceClassifier,
+    TranslationBatch,
+)
+from lab.training.config import TrainConfig
+from lab.training.fit import fit
 
 
 def pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,7 +61,7 @@ def test_recurrent_classifier_learns_word_order(encoder):
     model = SequenceClassifier.from_config(config, 12, 2)
     train(
         model,
-        lambda: model.loss(words, mask, labels),
+        lambda: model.loss(ClassificationBatch(words, mask, labels)),
         150,
         done=lambda: bool((model.predict(words, mask) == labels).all()),
     )
@@ -64,7 +72,7 @@ def test_bow_classifier_cannot_see_word_order():
     torch.manual_seed(0)
     words, mask, labels = word_order_data()
     model = SequenceClassifier(12, 2, encoder="bow", hidden=16, pooling="mean")
-    train(model, lambda: model.loss(words, mask, labels), 50)
+    train(model, lambda: model.loss(ClassificationBatch(words, mask, labels)), 50)
     lp = model.log_probs(words, mask)
     # the swapped pairs (rows 2i, 2i+1) get the same distribution: chance accuracy
     assert torch.allclose(lp[0::2], lp[1::2], atol=1e-6)
@@ -77,7 +85,7 @@ def test_classifier_rejects_bad_input():
     model = SequenceClassifier(10, 2, encoder="gru", hidden=8)
     words, mask = pad([[2, 3]])
     with pytest.raises(ValueError, match="labels"):
-        model.loss(words, mask, torch.tensor([0, 1]))
+        model.loss(ClassificationBatch(words, mask, torch.tensor([0, 1])))
 
 
 BOS, EOS = 1, 2
@@ -108,7 +116,7 @@ def test_encoder_decoder_learns_to_reverse(cell):
     def reversed_all() -> bool:
         return torch.equal(model.greedy(src, src_mask, max_len=t)[:, :t], tgt_out)
 
-    loss = lambda: model.loss(src, src_mask, tgt_in, tgt_out, tgt_mask)  # noqa: E731
+    loss = lambda: model.loss(TranslationBatch(src, src_mask, tgt_in, tgt_out, tgt_mask))  # noqa: E731
     train(model, loss, 400, lr=0.01, done=reversed_all)
     greedy = model.greedy(src, src_mask, max_len=t + 2)
     assert torch.equal(greedy[:, :t], tgt_out) and (greedy[:, t:] == 0).all()
@@ -133,3 +141,43 @@ def test_beam_finds_at_least_the_greedy_log_probability():
         beam = model.beam(src, src_mask, max_len, k=5)
         assert torch.equal(model.beam(src, src_mask, max_len, k=1), greedy)
         assert (log_prob(beam) >= log_prob(greedy) - 1e-5).all()
+
+
+def fit_config(**overrides) -> TrainConfig:
+    base = {"lr": 0.02, "max_epochs": 40, "patience": 40, "progress": False, "device": "cpu"}
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_classifier_trains_through_fit_on_classification_batches():
+    torch.manual_seed(0)
+    words, mask, labels = word_order_data()
+    batches = [ClassificationBatch(words[i : i + 8], mask[i : i + 8], labels[i : i + 8])
+               for i in range(0, len(labels), 8)]  # fmt: skip
+    assert batches[0].num_tokens == int(mask[:8].sum())
+    model = SequenceClassifier(12, 2, encoder="gru", embedding_dim=16, hidden=32)
+
+    def accuracy(m) -> float:
+        return float((m.predict(words, mask) == labels).float().mean())
+
+    result = fit(model, batches, None, fit_config(patience=5), score=accuracy)
+    assert result.dev_metric == "score" and result.best_dev_metric == 1.0
+    assert accuracy(model) == 1.0  # the best state is the one restored
+    assert not model.training
+
+
+def test_encoder_decoder_trains_through_fit_on_translation_batches():
+    torch.manual_seed(0)
+    src, src_mask, tgt_in, tgt_out, tgt_mask = reverse_data()
+    tensors = (src, src_mask, tgt_in, tgt_out, tgt_mask)
+    batches = [TranslationBatch(*(x[i : i + 4] for x in tensors)) for i in range(0, 16, 4)]
+    assert sum(b.num_tokens for b in batches) == int(tgt_mask.sum())
+    model = EncoderDecoder(8, 8, hidden=64, cell="gru", embedding_dim=16, bos=BOS, eos=EOS)
+    t = tgt_out.shape[1]
+
+    def exact(m) -> float:
+        return float((m.greedy(src, src_mask, max_len=t)[:, :t] == tgt_out).all(1).float().mean())
+
+    before = exact(model)
+    result = fit(model, batches, None, fit_config(lr=0.01, max_epochs=60, patience=5), score=exact)
+    assert result.best_dev_metric >= before + 0.5
+    assert exact(model) == result.best_dev_metric  # the best state is the one restored

@@ -196,7 +196,7 @@ def test_autoregressive_exact_equals_brute_force_and_beam():
     )
     with torch.no_grad():
         exact = model.decode(batch, "exact")
-        full_beam = model.head.beam(model.encode(batch), batch.mask, k=NUM_TAGS**5)
+        full_beam = model.decode(batch, "beam", k=NUM_TAGS**5)  # a beam as wide as exact
         greedy = model.decode(batch, "greedy")
         for row in range(4):
             seqs, log_probs = brute_force_log_probs(model, batch, row)
@@ -223,6 +223,35 @@ def test_autoregressive_exact_refuses_long_sentences():
     batch = make_batch([[2] * 12])  # 4^12 > limit
     with pytest.raises(ValueError, match="limit"):
         model.decode(batch, "exact")
+    short = make_batch([[2] * 3])  # 4^3 = 64 sequences
+    with pytest.raises(ValueError, match="limit of 63"):
+        model.decode(short, "exact", limit=63)
+    with torch.no_grad():
+        assert torch.equal(model.decode(short, "exact", limit=64), model.decode(short, "exact"))
+
+
+def test_decoder_options_go_through_the_tagger_interface():
+    torch.manual_seed(0)
+    model = make_model("elman", False, 1, "autoregressive", beam_width=2)
+    batch = make_batch([[2, 5, 7, 3], [4, 9]])
+    with torch.no_grad():
+        features = model.encode(batch)
+        for k in (1, 3):
+            assert torch.equal(
+                model.decode(batch, "beam", k=k), model.head.beam(features, batch.mask, k)
+            )
+        assert torch.equal(model.decode(batch, "beam"), model.head.beam(features, batch.mask, 2))
+        assert torch.equal(model.decode(batch, "beam", k=1), model.decode(batch, "greedy"))
+    with pytest.raises(ValueError, match="k is the beam decoder's option"):
+        model.decode(batch, "greedy", k=3)
+    with pytest.raises(ValueError, match="takes no options"):
+        model.decode(batch, "beam", width=3)
+    crf = make_model("bow", False, 1, "crf")
+    with pytest.raises(ValueError, match="takes no options"):
+        crf.decode(batch, "viterbi", k=3)
+    with pytest.raises(ValueError, match="has no decoder 'beam'"):
+        crf.resolve_decoder("beam")
+    assert crf.resolve_decoder(None) == "viterbi"
 
 
 @pytest.mark.parametrize("encoder,bidirectional", [("bow", False), ("elman", True)])

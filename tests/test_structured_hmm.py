@@ -106,3 +106,39 @@ def test_bayes_optimal_matches_enumeration_decoding():
     assert got["token_accuracy"] == pytest.approx(right / total)
     assert got["sentence_accuracy"] == pytest.approx(sentences / len(word_seqs))
     assert 0.0 < got["sentence_accuracy"] <= got["token_accuracy"] <= 1.0
+
+
+def test_hmm_chain_is_a_crf_in_the_dtype_given_and_the_tagger_uses_it():
+    from lab.data.batch import Batch
+    from lab.models import ModelConfig
+    from lab.models.hmm_tagger import HMMTagger
+    from lab.structured.hmm import hmm_chain
+
+    start, transition, emission = _true_params(C=3, V=6)
+    hmm = HMM(start, transition, emission)
+    words = torch.tensor([[2, 5, 1, 3], [4, 2, 0, 0]])
+    mask = words != 0
+    tags = torch.tensor([[0, 1, 2, 1], [2, 2, 0, 0]])
+    joint = torch.tensor(
+        [
+            np.log(start[t[0]])
+            + sum(np.log(transition[a, b]) for a, b in zip(t[: n - 1], t[1:n], strict=True))
+            + sum(np.log(emission[y, w]) for y, w in zip(t[:n], w_[:n], strict=True))
+            for t, w_, n in zip(tags.tolist(), words.tolist(), mask.sum(1).tolist(), strict=True)
+        ]
+    )
+    assert torch.allclose(hmm.crf(words, mask).score(tags), joint.double(), atol=1e-10)
+    # float32 parameters stay float32 (the tagger's buffers)
+    chain32 = hmm_chain(
+        hmm.log_start.float(), hmm.log_transition.float(), hmm.log_emission.float(), words, mask
+    )
+    assert chain32.log_partition.dtype == torch.float32
+    assert torch.allclose(chain32.score(tags).double(), joint.double(), atol=1e-5)
+    tagger = HMMTagger(ModelConfig(encoder="bow", head="hmm"), num_words=6, num_tags=3)
+    for name in ("log_start", "log_transition", "log_emission"):
+        getattr(tagger, name).copy_(getattr(hmm, name))
+    batch = Batch(words=words, mask=mask, lengths=mask.sum(1), tags=tags)
+    assert torch.allclose(tagger.crf(batch).log_partition, chain32.log_partition)
+    assert torch.equal(tagger.decode(batch), hmm.crf(words, mask).viterbi()[0] * mask)
+    with pytest.raises(ValueError, match="ids in"):
+        hmm_chain(hmm.log_start, hmm.log_transition, hmm.log_emission, words + 6, mask)

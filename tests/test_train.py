@@ -12,19 +12,27 @@ from torch import nn
 
 from lab.data import Vocabs, make_batches
 from lab.data.synthetic.hmm import synthetic_hmm
+from lab.models.config import ModelConfig
+from lab.models.tagger import Tagger
 from lab.seeding import seed_everything
+from lab.training.checkpoint import read_checkpoint
 from lab.training.config import TrainConfig
-from lab.training.evaluate import dev_score, evaluate
-from lab.training.fit import FitResult, fit
+from lab.training.evaluate import dev_scores, evaluate
+from lab.training.fit import FitResult, NonFiniteTrainingError, fit
 
 
-class UnigramTagger(nn.Module):
+def accuracy_of(model, batches) -> float:
+    return dev_scores(model, batches)[0]
+
+
+class UnigramTagger(Tagger):
     """A stand-in that honours the tagger interface: p(y_t | x) = softmax(W[x_t])."""
 
     decoders = ("argmax",)
 
     def __init__(self, num_words: int, num_tags: int) -> None:
         super().__init__()
+        self.config = ModelConfig(head="softmax")  # its decoder: argmax
         self.scores = nn.Embedding(num_words, num_tags)
         nn.init.zeros_(self.scores.weight)
 
@@ -81,7 +89,7 @@ def test_stand_in_model_learns_and_best_state_is_restored(corpus):
     assert 1 <= result.best_epoch <= result.epochs == len(result.history)
     # the model ends in the best state: scoring it again gives the best dev figure
     dev_batches = make_batches(dev, vocabs, 32)
-    assert dev_score(model, dev_batches) == pytest.approx(result.best_dev_metric)
+    assert accuracy_of(model, dev_batches) == pytest.approx(result.best_dev_metric)
     assert result.train_tokens_per_s > 0 and result.train_seconds > 0
 
 
@@ -206,19 +214,86 @@ def test_ctrl_c_stops_cleanly_keeping_the_best(corpus, tmp_path):
     assert result.stopped_reason == "interrupted"
     assert result.epochs == 2 and result.best_epoch in (1, 2)
     dev_batches = make_batches(dev, vocabs, 32)
-    assert dev_score(model, dev_batches) == pytest.approx(result.best_dev_metric)
+    assert accuracy_of(model, dev_batches) == pytest.approx(result.best_dev_metric)
 
 
-def test_nonfinite_loss_stops(corpus):
+def test_nonfinite_from_the_start_raises_and_saves_nothing(corpus, tmp_path):
     train, dev, vocabs, params = corpus
 
     class Diverges(UnigramTagger):
         def loss(self, batch):
             return super().loss(batch) * float("nan")
 
-    result = fit(Diverges(len(vocabs.words), len(vocabs.tags)), train, dev, quick(), vocabs=vocabs)
+    model = Diverges(len(vocabs.words), len(vocabs.tags))
+    with pytest.raises(NonFiniteTrainingError, match="never produced a finite model") as e:
+        fit(model, train, dev, quick(), vocabs=vocabs, out_dir=tmp_path, model_config={})
+    result = e.value.result
     assert result.stopped_reason == "nonfinite_loss"
-    assert result.epochs == 1
+    assert (result.epochs, result.best_epoch, result.checkpoint) == (1, 0, None)
+    assert math.isnan(result.history[0]["token_accuracy"])  # a NaN model is not scored
+    assert not (tmp_path / "model.pt").exists()
+    assert json.loads((tmp_path / "fit.json").read_text())["best_epoch"] == 0
+
+
+def test_nonfinite_epoch_is_never_best_and_the_best_finite_state_is_kept(corpus, tmp_path):
+    train, dev, vocabs, params = corpus
+    dev_batches = make_batches(dev, vocabs, 32)
+
+    class DivergesInEpoch3(UnigramTagger):
+        steps = 0
+
+        def loss(self, batch):
+            self.steps += 1  # 10 batches per epoch
+            return super().loss(batch) * (float("inf") if self.steps > 25 else 1.0)
+
+    states = {}
+
+    def score(model):  # the default dev score, keeping a copy of each scored state
+        states[len(states) + 1] = {k: v.clone() for k, v in model.state_dict().items()}
+        return dev_scores(model, dev_batches)
+
+    model = DivergesInEpoch3(len(vocabs.words), len(vocabs.tags))
+    result = fit(
+        model, train, dev, quick(lr=0.1), vocabs=vocabs, out_dir=tmp_path, score=score,
+        model_config={"head": "softmax"},
+    )  # fmt: skip
+    assert result.stopped_reason == "nonfinite_loss"
+    assert result.epochs == 3 and len(states) == 2  # epoch 3 is not even scored
+    assert result.best_epoch == 2 and result.history[1]["score"] == result.best_dev_metric
+    assert math.isnan(result.history[2]["score"])
+    best = states[2]["scores.weight"]
+    saved = read_checkpoint(tmp_path / "model.pt")["state_dict"]["scores.weight"]
+    assert torch.isfinite(best).all()
+    assert torch.equal(model.scores.weight, best) and torch.equal(saved, best)
+
+
+def test_a_nan_score_is_never_best(corpus):
+    train, dev, vocabs, params = corpus
+    values = iter([(0.5, 0.1), (float("nan"), 0.9), (0.5, float("nan")), (0.4, 0.4)])
+    model = UnigramTagger(len(vocabs.words), len(vocabs.tags))
+    result = fit(
+        model, train, None, quick(max_epochs=4, patience=5), vocabs, score=lambda m: next(values)
+    )
+    assert result.best_epoch == 1 and result.best_dev_metric == 0.5
+    assert result.stopped_reason == "max_epochs"
+
+
+def test_crf_at_a_huge_lr_saves_no_nan_model(tmp_path):
+    """The fixture of issue 16: ``lab train --model head=crf --train-config clip_norm=none
+    --train synthetic-hmm:200 --dev synthetic-hmm:50 --epochs 4 --lr 1e12`` saved an
+    all-NaN model.pt as its best."""
+    from lab.models import build_tagger
+
+    train, _ = synthetic_hmm(200, seed=1)
+    dev, _ = synthetic_hmm(50, seed=2)
+    vocabs = Vocabs.build(train, chars=False)
+    seed_everything(0)
+    model = build_tagger(ModelConfig(head="crf"), vocabs)
+    config = quick(lr=1e12, clip_norm=None, max_epochs=4)
+    with pytest.raises(NonFiniteTrainingError) as e:  # epoch 1 already diverges
+        fit(model, train, dev, config, vocabs=vocabs, out_dir=tmp_path)
+    assert e.value.result.stopped_reason == "nonfinite_loss"
+    assert e.value.result.best_epoch == 0 and not (tmp_path / "model.pt").exists()
 
 
 def test_closed_form_models_skip_gradient_steps(corpus):
@@ -235,6 +310,7 @@ def test_closed_form_models_skip_gradient_steps(corpus):
                 )
             with torch.no_grad():
                 self.scores.weight.copy_(counts.log())
+            return True
 
     model = Counting(len(vocabs.words), len(vocabs.tags))
     result = fit(model, train, dev, quick(), vocabs=vocabs)

@@ -5,9 +5,11 @@ Public API::
     ModelConfig                      frozen config (encoder, head, decoder, sizes, ...)
     build_model(config, num_words, num_tags, num_chars=0, tag_names=None) -> Tagger
     build_tagger(config, vocabs) -> Tagger   the same, sizes read off a lab.data.Vocabs
-    Tagger                           loss / log_prob / marginals / decode / decoders
+    Tagger                           loss / log_prob / marginals / decode(batch, method,
+                                     **options) / decoders / resolve_decoder
     HMMTagger                        generative tagger, fit_closed_form(batches)
-    SequenceClassifier, EncoderDecoder
+    SequenceClassifier, ClassificationBatch   one label per sentence; loss(batch)
+    EncoderDecoder, TranslationBatch          seq2seq; loss(batch), greedy, beam
     ENCODERS, HEADS, HEAD_DECODERS   the valid names
 
 Names are imported lazily so that ``lab --help`` (which imports ``lab.models.bench``)
@@ -30,7 +32,9 @@ _LAZY = {
     "NeuralTagger": "lab.models.tagger",
     "HMMTagger": "lab.models.hmm_tagger",
     "SequenceClassifier": "lab.models.classifier",
+    "ClassificationBatch": "lab.models.classifier",
     "EncoderDecoder": "lab.models.seq2seq",
+    "TranslationBatch": "lab.models.seq2seq",
     "build_encoder": "lab.models.encoders",
     "WordFeatures": "lab.models.encoders",
     "ElmanCell": "lab.models.cells",

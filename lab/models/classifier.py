@@ -1,16 +1,48 @@
-"""``SequenceClassifier``: encoder -> final state (or mean) -> softmax over classes."""
+"""``SequenceClassifier``: encoder -> final state (or mean) -> softmax over classes, and
+``ClassificationBatch``, what it trains on through ``lab.training.fit``."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from lab.models.encoders import build_encoder
+from lab.training.trainable import Trainable
 
 POOLINGS = ("last", "mean")
 
 
-class SequenceClassifier(nn.Module):
+@dataclass
+class ClassificationBatch:
+    """B right-padded sentences with one label each.
+
+    words   (B, T) long, word ids, 0 on padding
+    mask    (B, T) bool, True on real tokens (a prefix of each row)
+    labels  (B,) long, class ids
+    """
+
+    words: torch.Tensor
+    mask: torch.Tensor
+    labels: torch.Tensor
+
+    def to(self, device: torch.device | str) -> ClassificationBatch:
+        """The same batch with every tensor on ``device``."""
+        return ClassificationBatch(
+            self.words.to(device, non_blocking=True),
+            self.mask.to(device, non_blocking=True),
+            self.labels.to(device, non_blocking=True),
+        )
+
+    @property
+    def num_tokens(self) -> int:
+        """The number of real (unpadded) tokens."""
+        return int(self.mask.sum())
+
+
+class SequenceClassifier(Trainable):
     """p(y | x_1:T) = softmax(W phi(x_1:T) + b) for one label per sentence.
 
     phi is the encoder's state pooled over the sentence: ``"last"`` = the final state
@@ -20,7 +52,8 @@ class SequenceClassifier(nn.Module):
 
     Args: num_words (V, pad=0), num_classes (K), encoder (one of ENCODERS),
     embedding_dim, hidden (per direction), layers, bidirectional, dropout, pooling.
-    Inputs: words (B, T) long, mask (B, T) bool right-padded, labels (B,) long.
+    Inputs: words (B, T) long, mask (B, T) bool right-padded, labels (B,) long, or a
+    ``ClassificationBatch`` of the three for ``loss`` (what ``fit`` calls).
     """
 
     def __init__(
@@ -49,7 +82,7 @@ class SequenceClassifier(nn.Module):
 
     @classmethod
     def from_config(
-        cls, config, num_words: int, num_classes: int, pooling: str = "last"
+        cls, config: Any, num_words: int, num_classes: int, pooling: str = "last"
     ) -> SequenceClassifier:
         """The classifier with the encoder part of a ``ModelConfig`` (encoder,
         embedding_dim, hidden, layers, bidirectional, dropout); its head is ignored."""
@@ -82,8 +115,9 @@ class SequenceClassifier(nn.Module):
         """(B, K) log p(y | x)."""
         return torch.log_softmax(self.out(self.dropout(self.features(words, mask))), dim=-1)
 
-    def loss(self, words: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: ClassificationBatch) -> torch.Tensor:
         """Scalar: mean over sentences of -log p(label | x)."""
+        words, mask, labels = batch.words, batch.mask, batch.labels
         if labels.shape != words.shape[:1]:
             raise ValueError(
                 f"expected labels of shape (B,) = ({words.shape[0]},), got {tuple(labels.shape)}"

@@ -8,6 +8,8 @@ NLLs over the number of real tokens, the same reduction for every head),
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -31,6 +33,12 @@ def _clean_tags(tags: torch.Tensor, mask: torch.Tensor, num_tags: int) -> torch.
     return tags.masked_fill(~mask, 0)
 
 
+def _no_options(method: str, options: dict[str, Any]) -> None:
+    """ValueError for options given to a decoder that takes none."""
+    if options:
+        raise ValueError(f"decoder {method!r} takes no options, got {sorted(options)}")
+
+
 class Head(nn.Module):
     """The interface every head implements."""
 
@@ -52,8 +60,11 @@ class Head(nn.Module):
         """(B, T, C) per-token tag probabilities, zero on padding."""
         raise NotImplementedError
 
-    def decode(self, features: torch.Tensor, mask: torch.Tensor, method: str) -> torch.Tensor:
-        """(B, T) long tags by ``method`` (one of ``decoders``), 0 on padding."""
+    def decode(
+        self, features: torch.Tensor, mask: torch.Tensor, method: str, **options: Any
+    ) -> torch.Tensor:
+        """(B, T) long tags by ``method`` (one of ``decoders``), 0 on padding; ``options``
+        are that decoder's (ValueError for one it does not take)."""
         raise NotImplementedError
 
 
@@ -78,7 +89,8 @@ class SoftmaxHead(Head):
     def marginals(self, features, mask):
         return self.log_probs(features).exp() * mask.unsqueeze(-1)
 
-    def decode(self, features, mask, method="argmax"):
+    def decode(self, features, mask, method="argmax", **options):
+        _no_options(method, options)
         return self.proj(features).argmax(-1) * mask
 
 
@@ -133,7 +145,8 @@ class CRFHead(Head):
         with torch.no_grad():
             return self.crf(features, mask).marginals * mask.unsqueeze(-1)
 
-    def decode(self, features, mask, method="viterbi"):
+    def decode(self, features, mask, method="viterbi", **options):
+        _no_options(method, options)
         if method == "viterbi":
             tags, _ = self.crf(features, mask).viterbi()
         else:  # max_marginal: may break a constraint, that is the point of comparing
@@ -149,8 +162,9 @@ class AutoregressiveHead(Head):
     where y_0 is a start symbol (id C of E) and s_0 = 0. The state s_t carries the whole
     tag history, so the model is not first-order and exact decoding needs enumeration.
     Trained with teacher forcing. Decoders: ``greedy`` (O(T)), ``beam`` (width k,
-    O(k T)), ``exact`` (enumerates C^T per sentence; ValueError above
-    EXACT_DECODE_LIMIT). ``marginals`` are greedy-conditioned per-step softmaxes
+    O(k T); ``decode(..., "beam", k=...)``, default ``beam_width``), ``exact`` (enumerates
+    C^T per sentence; ValueError above ``decode(..., "exact", limit=...)``, default
+    ``exact_limit`` = EXACT_DECODE_LIMIT). ``marginals`` are greedy-conditioned per-step softmaxes
     p(y_t | x, greedy prefix y^_<t), not exact marginals.
     """
 
@@ -239,16 +253,20 @@ class AutoregressiveHead(Head):
         best = scores.argmax(1)  # (B,)
         return history[torch.arange(b, device=features.device), best] * mask
 
-    def exact(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """argmax_y p(y | x) by enumerating all C^T_b sequences of each sentence: (B, T)."""
+    def exact(
+        self, features: torch.Tensor, mask: torch.Tensor, limit: int | None = None
+    ) -> torch.Tensor:
+        """argmax_y p(y | x) by enumerating all C^T_b sequences of each sentence: (B, T).
+        ValueError when a sentence has more than ``limit`` (default ``exact_limit``)."""
         b, t, _ = features.shape
         c = self.num_tags
+        limit = self.exact_limit if limit is None else limit
         lengths = mask.sum(1).tolist()
         for n in lengths:
-            if c**n > self.exact_limit:
+            if c**n > limit:
                 raise ValueError(
                     f"exact decoding would enumerate C^T = {c}^{n} = {c**n} sequences, above the "
-                    f"limit of {self.exact_limit}; use 'greedy' or 'beam', or shorter sentences"
+                    f"limit of {limit}; use 'greedy' or 'beam', or shorter sentences"
                 )
         out = mask.new_zeros((b, t), dtype=torch.long)
         for row, n in enumerate(lengths):
@@ -284,10 +302,17 @@ class AutoregressiveHead(Head):
         with torch.no_grad():
             return self.greedy(features, mask)[1]
 
-    def decode(self, features, mask, method="greedy"):
+    def decode(self, features, mask, method="greedy", *, k=None, limit=None, **options):
+        """greedy; beam of width ``k`` (default ``beam_width``); exact up to ``limit``
+        sequences per sentence (default ``exact_limit``)."""
+        _no_options(method, options)
+        if k is not None and method != "beam":
+            raise ValueError(f"k is the beam decoder's option, not {method!r}'s")
+        if limit is not None and method != "exact":
+            raise ValueError(f"limit is the exact decoder's option, not {method!r}'s")
         with torch.no_grad():
             if method == "greedy":
                 return self.greedy(features, mask)[0]
             if method == "beam":
-                return self.beam(features, mask, self.beam_width)
-            return self.exact(features, mask)
+                return self.beam(features, mask, self.beam_width if k is None else k)
+            return self.exact(features, mask, limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -10,6 +11,8 @@ from lab.data.batch import Batch
 from lab.models.config import HEAD_DECODERS, ModelConfig
 from lab.models.tagger import Tagger, check_batch
 from lab.structured.constraints import bio_masks
+from lab.structured.crf import LinearChainCRF
+from lab.structured.hmm import HMM, hmm_chain
 
 
 class HMMTagger(Tagger):
@@ -17,9 +20,12 @@ class HMMTagger(Tagger):
 
     ``fit_closed_form(batches)`` sets the maximum-likelihood parameters with add-
     ``smoothing`` counts (``lab.structured.HMM.fit``; the unknown word id 1 gets the
-    counts of words seen once). Before fitting, every distribution is uniform. It has no
-    trainable parameters: the training loop calls ``fit_closed_form`` instead of
-    gradient steps. The parameters are buffers, so ``state_dict`` saves them.
+    counts of words seen once) and returns True. Before fitting, every distribution is
+    uniform. It has no trainable parameters: ``fit`` takes no gradient steps when
+    ``fit_closed_form`` returns True. The parameters are buffers, so ``state_dict`` saves
+    them. Inference is the CRF's: ``crf(batch)`` is ``lab.structured.hmm.hmm_chain`` of
+    the buffers. The config's encoder fields are not used (ModelConfig asks for
+    encoder='bow' with head='hmm' so that one model has one config, and one run id).
 
     loss(batch)       scalar: -log p(x, y) summed over sentences, over the real tokens
                       (the joint NLL per token; the generative model's training loss)
@@ -61,10 +67,9 @@ class HMMTagger(Tagger):
         self.register_buffer("allowed", allowed)
         self.register_buffer("allowed_start", allowed_first)
 
-    def fit_closed_form(self, batches: Iterable[Batch]) -> None:
-        """Maximum likelihood (with add-``smoothing``) from the real tokens of ``batches``."""
-        from lab.structured import HMM
-
+    def fit_closed_form(self, batches: Iterable[Batch]) -> bool:
+        """Maximum likelihood (with add-``smoothing``) from the real tokens of ``batches``;
+        True (fitted: no gradient steps)."""
         words, tags = [], []
         for batch in batches:
             check_batch(batch, need_tags=True)
@@ -77,22 +82,18 @@ class HMMTagger(Tagger):
         for name in ("log_start", "log_transition", "log_emission"):
             buffer = getattr(self, name)
             buffer.copy_(getattr(hmm, name).to(buffer.dtype))
+        return True
 
-    def crf(self, batch: Batch):
+    def crf(self, batch: Batch) -> LinearChainCRF:
         """The posterior p(y | x) as a ``LinearChainCRF``; its score(y) is log p(x, y) and
         its log Z is log p(x)."""
-        from lab.structured import LinearChainCRF
-
         check_batch(batch)
-        words = batch.words
-        if words.numel() and int(words.max()) >= self.num_words:
-            raise ValueError(f"word ids must be < {self.num_words}, got {int(words.max())}")
-        emissions = self.log_emission.t()[words]  # (B, T, C)
-        return LinearChainCRF(
-            emissions,
+        return hmm_chain(
+            self.log_start,
             self.log_transition,
-            mask=batch.mask,
-            start=self.log_start,
+            self.log_emission,
+            batch.words,
+            batch.mask,
             allowed=self.allowed,
             allowed_start=self.allowed_start,
         )
@@ -109,8 +110,10 @@ class HMMTagger(Tagger):
         with torch.no_grad():
             return self.crf(batch).marginals * batch.mask.unsqueeze(-1)
 
-    def decode(self, batch: Batch, method: str | None = None) -> torch.Tensor:
-        method = self._method(method)
+    def decode(self, batch: Batch, method: str | None = None, **options: Any) -> torch.Tensor:
+        method = self.resolve_decoder(method)
+        if options:
+            raise ValueError(f"decoder {method!r} takes no options, got {sorted(options)}")
         if method == "viterbi":
             tags, _ = self.crf(batch).viterbi()
         else:

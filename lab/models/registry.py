@@ -8,8 +8,10 @@ from typing import Any
 from lab.models.config import ModelConfig
 from lab.models.encoders import WordFeatures, build_encoder
 from lab.models.heads import AutoregressiveHead, CRFHead, Head, SoftmaxHead
+from lab.models.hmm_tagger import HMMTagger
 from lab.models.tagger import NeuralTagger, Tagger
 from lab.structured.constraints import bio_masks
+from lab.training.metrics import is_bio_tagset
 
 
 def _check_size(name: str, value: int, minimum: int) -> None:
@@ -37,12 +39,15 @@ def build_model(
         raise ValueError(f"tag_names has {len(tag_names)} names but num_tags is {num_tags}")
     if config.bio_constraints and tag_names is None:
         raise ValueError("bio_constraints=True needs tag_names (the C tag strings)")
+    if config.bio_constraints and not is_bio_tagset(tag_names):
+        # without B-/I- tags the masks allow every transition: the option would do nothing
+        raise ValueError(
+            f"bio_constraints=True needs BIO tags (O, B-X, I-X), got {list(tag_names)[:8]}"
+        )
     if config.char_features and num_chars < 2:
         raise ValueError(f"char_features=True needs num_chars >= 2, got {num_chars}")
 
     if config.head == "hmm":
-        from lab.models.hmm_tagger import HMMTagger
-
         return HMMTagger(config, num_words, num_tags, tag_names=tag_names)
 
     features = WordFeatures(

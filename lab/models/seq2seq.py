@@ -2,16 +2,20 @@
 
 Encoder RNN over the source -> context C (its final state). Decoder RNN with state
 s_t = cell(s_{t-1}, [E y_{t-1} ; C]), s_0 = C; p(y_t | y_<t, x) = softmax(W [s_t ; C] + b).
-Teacher forcing in training; greedy and beam decoding at test time.
+Teacher forcing in training; greedy and beam decoding at test time. ``TranslationBatch``
+is what it trains on through ``lab.training.fit``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from lab.models.cells import CELLS
 from lab.models.encoders import build_encoder
+from lab.training.trainable import Trainable
 
 SEQ2SEQ_CELLS = ("elman", "residual", "gated", "lstm", "gru")
 
@@ -52,13 +56,45 @@ class _DecoderRNN(nn.Module):
         return state[:, index]
 
 
-class EncoderDecoder(nn.Module):
+@dataclass
+class TranslationBatch:
+    """B right-padded (source, target) pairs.
+
+    src       (B, S) long source ids, 0 on padding; src_mask (B, S) bool
+    tgt_in    (B, T) long, [bos, y_1 .. y_{n-1}] (teacher forcing), 0 on padding
+    tgt_out   (B, T) long, [y_1 .. y_{n-1}, eos], 0 on padding
+    tgt_mask  (B, T) bool, True on real target positions (a prefix of each row)
+    """
+
+    src: torch.Tensor
+    src_mask: torch.Tensor
+    tgt_in: torch.Tensor
+    tgt_out: torch.Tensor
+    tgt_mask: torch.Tensor
+
+    def to(self, device: torch.device | str) -> TranslationBatch:
+        """The same batch with every tensor on ``device``."""
+        return TranslationBatch(
+            *(
+                t.to(device, non_blocking=True)
+                for t in (self.src, self.src_mask, self.tgt_in, self.tgt_out, self.tgt_mask)
+            )
+        )
+
+    @property
+    def num_tokens(self) -> int:
+        """The number of real target tokens (eos included): what ``loss`` averages over."""
+        return int(self.tgt_mask.sum())
+
+
+class EncoderDecoder(Trainable):
     """Args: src_vocab, tgt_vocab (sizes; id 0 is padding in both), hidden (H), cell (one
     of SEQ2SEQ_CELLS, for both RNNs), embedding_dim, layers (encoder), dropout, bos and
     eos (target ids of the start and end symbols).
 
     Tensors: src (B, S) long, src_mask (B, S) bool (right-padded); tgt_in (B, T) =
-    [bos, y_1 .. y_{n-1}], tgt_out (B, T) = [y_1 .. y_{n-1}, eos], tgt_mask (B, T) bool.
+    [bos, y_1 .. y_{n-1}], tgt_out (B, T) = [y_1 .. y_{n-1}, eos], tgt_mask (B, T) bool;
+    ``loss`` takes them as one ``TranslationBatch`` (what ``fit`` calls).
     """
 
     def __init__(
@@ -117,9 +153,12 @@ class EncoderDecoder(nn.Module):
         token = logp.gather(2, tgt_out.masked_fill(~tgt_mask, 0).unsqueeze(-1)).squeeze(-1)
         return (token * tgt_mask).sum(1)
 
-    def loss(self, src, src_mask, tgt_in, tgt_out, tgt_mask) -> torch.Tensor:
+    def loss(self, batch: TranslationBatch) -> torch.Tensor:
         """Scalar: mean NLL per real target token (eos included)."""
-        return -self.log_prob(src, src_mask, tgt_in, tgt_out, tgt_mask).sum() / tgt_mask.sum()
+        b = batch
+        return -self.log_prob(b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask).sum() / (
+            b.tgt_mask.sum()
+        )
 
     @torch.no_grad()
     def greedy(self, src: torch.Tensor, src_mask: torch.Tensor, max_len: int) -> torch.Tensor:

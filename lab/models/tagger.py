@@ -3,6 +3,8 @@ word features -> encoder -> head."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -10,6 +12,7 @@ from lab.data.batch import Batch
 from lab.models.config import ModelConfig
 from lab.models.encoders import Encoder, WordFeatures
 from lab.models.heads import Head
+from lab.training.trainable import Trainable
 
 
 def check_batch(batch: Batch, need_tags: bool = False) -> None:
@@ -27,23 +30,26 @@ def check_batch(batch: Batch, need_tags: bool = False) -> None:
         raise ValueError("this needs gold tags, but batch.tags is None")
 
 
-class Tagger(nn.Module):
+class Tagger(Trainable):
     """Every tagger, whatever its family:
 
     loss(batch)               scalar, mean NLL per real token (sum of sentence NLLs over
                               the number of real tokens)
     log_prob(batch, tags)     (B,) log p(tags | x) of given tags (B, T)
     marginals(batch)          (B, T, C) p(y_t | x), zero on padding
-    decode(batch, method)     (B, T) long, 0 on padding; method None = config's decoder
+    decode(batch, method, **options)
+                              (B, T) long, 0 on padding; method None = config's decoder;
+                              options go to that decoder (autoregressive head: ``k`` for
+                              beam, ``limit`` for exact)
     decoders                  the decode methods this tagger supports
+    resolve_decoder(method)   the decoder ``decode(batch, method)`` runs; the one place
+                              that rejects an unknown name
+    fit_closed_form(batches)  False (gradient steps) unless the family counts (the HMM)
     """
 
     config: ModelConfig
     num_tags: int
     decoders: tuple[str, ...] = ()
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        raise NotImplementedError
 
     def log_prob(self, batch: Batch, tags: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -51,10 +57,11 @@ class Tagger(nn.Module):
     def marginals(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
 
-    def decode(self, batch: Batch, method: str | None = None) -> torch.Tensor:
+    def decode(self, batch: Batch, method: str | None = None, **options: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def _method(self, method: str | None) -> str:
+    def resolve_decoder(self, method: str | None = None) -> str:
+        """``method``, or the config's decoder when None; ValueError unless supported."""
         method = method or self.config.resolved_decoder
         if method not in self.decoders:
             raise ValueError(
@@ -95,6 +102,6 @@ class NeuralTagger(Tagger):
     def marginals(self, batch: Batch) -> torch.Tensor:
         return self.head.marginals(self.encode(batch), batch.mask)
 
-    def decode(self, batch: Batch, method: str | None = None) -> torch.Tensor:
-        method = self._method(method)
-        return self.head.decode(self.encode(batch), batch.mask, method)
+    def decode(self, batch: Batch, method: str | None = None, **options: Any) -> torch.Tensor:
+        method = self.resolve_decoder(method)
+        return self.head.decode(self.encode(batch), batch.mask, method, **options)

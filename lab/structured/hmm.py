@@ -2,7 +2,9 @@
 
 p(x, y) = p(y_0) prod_{t>=1} p(y_t | y_{t-1}) prod_t p(x_t | y_t). Conditioned on the
 words, the posterior over tags is a linear-chain CRF with emissions log p(x_t | y_t),
-transitions log p(y_t | y_{t-1}) and start log p(y_0), and its log Z is log p(x).
+transitions log p(y_t | y_{t-1}) and start log p(y_0), and its log Z is log p(x):
+``hmm_chain`` builds it (torch-struct's HMM is "a special case of linear chain CRF" in
+the same way), ``HMM`` holds fitted parameters and ``HMM.crf`` calls ``hmm_chain``.
 """
 
 from __future__ import annotations
@@ -132,26 +134,44 @@ class HMM:
     ) -> LinearChainCRF:
         """The posterior p(y | words) as a ``LinearChainCRF`` on words (B, T) long (ids
         in [0, V)), on the device of ``words``, float64. Extra kwargs go to the CRF."""
-        if not isinstance(words, torch.Tensor) or words.dim() != 2:
-            raise ValueError(
-                f"words: expected a (B, T) tensor, got {getattr(words, 'shape', words)}"
-            )
-        real = words if mask is None else words[mask]
-        if real.numel() and (real.min() < 0 or real.max() >= self.num_words):
-            raise ValueError(
-                f"words: expected ids in [0, {self.num_words}), got [{int(real.min())}, "
-                f"{int(real.max())}]"
-            )
-        device = words.device
-        emission = self.log_emission.to(device)
-        emissions = emission.t()[words.clamp(0, self.num_words - 1)]  # (B, T, C)
-        return LinearChainCRF(
-            emissions,
+        device = words.device if isinstance(words, torch.Tensor) else "cpu"
+        return hmm_chain(
+            self.log_start.to(device),
             self.log_transition.to(device),
-            mask=mask,
-            start=self.log_start.to(device),
+            self.log_emission.to(device),
+            words,
+            mask,
             **kwargs,
         )
+
+
+def hmm_chain(
+    log_start: torch.Tensor,
+    log_transition: torch.Tensor,
+    log_emission: torch.Tensor,
+    words: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    **kwargs,
+) -> LinearChainCRF:
+    """The HMM's posterior p(y | words) as the chain distribution it is: a
+    ``LinearChainCRF`` with emissions log p(x_t | y_t) (B, T, C), transitions
+    log p(y_t | y_{t-1}) (C, C) and start log p(y_1) (C,). Its ``score(y)`` is
+    log p(x, y) and its log Z is log p(x).
+
+    log_start (C,), log_transition (C, C), log_emission (C, V) on the device of ``words``
+    (B, T) long, ids in [0, V) on real tokens; the CRF computes in their dtype. Extra
+    kwargs (``allowed``, ``allowed_start``) go to the CRF.
+    """
+    if not isinstance(words, torch.Tensor) or words.dim() != 2:
+        raise ValueError(f"words: expected a (B, T) tensor, got {getattr(words, 'shape', words)}")
+    num_words = log_emission.shape[1]
+    real = words if mask is None else words[mask]
+    if real.numel() and (real.min() < 0 or real.max() >= num_words):
+        raise ValueError(
+            f"words: expected ids in [0, {num_words}), got [{int(real.min())}, {int(real.max())}]"
+        )
+    emissions = log_emission.t()[words.clamp(0, num_words - 1)]  # (B, T, C)
+    return LinearChainCRF(emissions, log_transition, mask=mask, start=log_start, **kwargs)
 
 
 def bayes_optimal(

@@ -11,13 +11,15 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lab.data.batch import Batch
 from lab.device import model_device, synchronize
-from lab.training.evaluate import default_decoder
+
+if TYPE_CHECKING:
+    from lab.models.tagger import Tagger
 
 
 def _describe(device: torch.device) -> str:
@@ -40,13 +42,15 @@ def process_peak_rss_mb() -> float:
 
 
 def measure_inference(
-    model: torch.nn.Module,
+    model: Tagger,
     batches: Sequence[Batch],
     method: str | None = None,
     repeats: int = 5,
     warmup: int = 1,
 ) -> dict[str, Any]:
-    """Time ``model.decode(batch, method)`` over all ``batches`` on the model's device.
+    """Time ``model.decode(batch, method)`` over all ``batches`` on the model's device
+    (method None: the model's default; an unknown one -> ValueError, from
+    ``model.resolve_decoder``).
 
     The batches are moved to the device first (transfers are not timed); ``warmup``
     untimed passes, then ``repeats`` timed passes over every batch, each under
@@ -66,9 +70,7 @@ def measure_inference(
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
-    decoders = tuple(getattr(model, "decoders", ()))
-    if method is not None and decoders and method not in decoders:
-        raise ValueError(f"this model has no decoder {method!r}; expected one of {list(decoders)}")
+    method = model.resolve_decoder(method)
     device = model_device(model)
     on_device = [b.to(device) for b in batches]
     was_training = model.training
@@ -99,7 +101,7 @@ def measure_inference(
     n_sentences = sum(b.size for b in batches)
     n_tokens = sum(b.num_tokens for b in batches)
     return {
-        "method": method if method is not None else default_decoder(model),
+        "method": method,
         "tokens_per_s": n_tokens / median if median > 0 else float("inf"),
         "ms_per_sentence": 1000.0 * median / n_sentences,
         "seconds_median": median,

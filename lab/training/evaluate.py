@@ -1,65 +1,53 @@
 """The one evaluation: every metric of a tagger on tagged sentences, and the dev score
 the training loop stops on. Uses only the ``Tagger`` interface: ``decode``,
-``log_prob`` and ``marginals``."""
+``resolve_decoder``, ``log_prob`` and ``marginals``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lab.data.batch import Batch
+from lab.data.batching import make_batches
+from lab.data.sentence import Sentence
 from lab.device import model_device
 from lab.training import metrics
 from lab.training.config import DEV_METRICS
+from lab.training.trainable import TrainBatch
+
+if TYPE_CHECKING:
+    from lab.models.tagger import Tagger
 
 
-def _is_batches(data: Sequence[Any]) -> bool:
+def is_batches(data: Sequence[Any]) -> bool:
+    """True for a list of ready batches (``TrainBatch``: ``.to`` and ``.num_tokens``),
+    False for a list of ``Sentence``; ValueError when empty, TypeError for anything else."""
     if len(data) == 0:
-        raise ValueError("expected a non-empty list of Sentence or Batch, got an empty one")
-    kinds = {isinstance(x, Batch) for x in data}
-    if kinds == {True}:
-        return True
-    from lab.data.sentence import Sentence
-
+        raise ValueError("expected a non-empty list of Sentence or batches, got an empty one")
     if all(isinstance(x, Sentence) for x in data):
         return False
+    if all(isinstance(x, TrainBatch) for x in data):
+        return True
     raise TypeError(
-        "expected a list of lab.data.Sentence or a list of lab.data.Batch, got "
-        f"{sorted({type(x).__name__ for x in data})}"
+        "expected a list of lab.data.Sentence or a list of batches (lab.data.Batch, "
+        f"ClassificationBatch, TranslationBatch), got {sorted({type(x).__name__ for x in data})}"
     )
 
 
-def _eval_batches(data: Sequence[Any], vocabs: Any, batch_size: int) -> list[Batch]:
-    if _is_batches(data):
+def eval_batches(data: Sequence[Any], vocabs: Any, batch_size: int) -> list[Any]:
+    """``data`` as a list of batches: ready batches as they are, sentences batched in
+    corpus order (needs ``vocabs``)."""
+    if is_batches(data):
         return list(data)
     if vocabs is None:
         raise ValueError("sentences need vocabs to be batched: pass vocabs=Vocabs(...)")
-    from lab.data.batching import make_batches
-
     return make_batches(data, vocabs, batch_size, shuffle=False)
 
 
-def default_decoder(model: Any) -> str | None:
-    """The decoder ``model.decode(batch)`` uses when given none: ``config.resolved_decoder``
-    or the first of ``model.decoders``."""
-    config = getattr(model, "config", None)
-    name = getattr(config, "resolved_decoder", None)
-    if name is None:
-        decoders = getattr(model, "decoders", ())
-        name = decoders[0] if decoders else None
-    return name
-
-
-def _check_decoder(model: Any, decoder: str | None) -> None:
-    decoders = tuple(getattr(model, "decoders", ()))
-    if decoder is not None and decoders and decoder not in decoders:
-        raise ValueError(f"this model has no decoder {decoder!r}; expected one of {list(decoders)}")
-
-
 def _gold_and_pred(
-    model: Any, batches: Sequence[Batch], device: torch.device, decoder: str | None
+    model: Tagger, batches: Sequence[Batch], device: torch.device, decoder: str | None
 ) -> tuple[list[list[int]], list[list[int]]]:
     gold, pred = [], []
     for batch in batches:
@@ -75,19 +63,8 @@ def _names(ids: list[list[int]], tag_names: Sequence[str]) -> list[list[str]]:
     return [[tag_names[i] for i in row] for row in ids]
 
 
-def dev_score(
-    model: Any,
-    batches: Sequence[Batch],
-    metric: str = "token_accuracy",
-    tag_names: Sequence[str] | None = None,
-    decoder: str | None = None,
-) -> float:
-    """The dev metric ``fit`` stops on: token accuracy or BIO span F1 of ``decode``."""
-    return dev_scores(model, batches, metric, tag_names, decoder)[0]
-
-
 def dev_scores(
-    model: Any,
+    model: Tagger,
     batches: Sequence[Batch],
     metric: str = "token_accuracy",
     tag_names: Sequence[str] | None = None,
@@ -114,20 +91,17 @@ def dev_scores(
     raise ValueError(f"dev metric must be one of {list(DEV_METRICS)}, got {metric!r}")
 
 
-def _sequence_nll(model: Any, batch: Batch) -> float:
+def _sequence_nll(model: Tagger, batch: Batch) -> float:
     """-sum over sentences of log p(gold tags | x). ``log_prob`` where the model has it:
     a generative model's ``loss`` is the joint -log p(x, y), not comparable."""
-    log_prob = getattr(model, "log_prob", None)
-    if log_prob is not None:
-        try:
-            return -float(log_prob(batch, batch.tags).sum())
-        except NotImplementedError:
-            pass
-    return float(model.loss(batch)) * batch.num_tokens
+    try:
+        return -float(model.log_prob(batch, batch.tags).sum())
+    except NotImplementedError:  # the Tagger default: no conditional, use the loss
+        return float(model.loss(batch)) * batch.num_tokens
 
 
 def evaluate_batches(
-    model: Any,
+    model: Tagger,
     batches: Sequence[Batch],
     tag_names: Sequence[str],
     decoder: str | None = None,
@@ -138,8 +112,7 @@ def evaluate_batches(
     """Every metric of ``evaluate`` on ready batches, on the model's current device."""
     if tag_scheme not in (None, "bio", "none"):
         raise ValueError(f"tag_scheme must be None (auto), 'bio' or 'none', got {tag_scheme!r}")
-    _check_decoder(model, decoder)
-    decoder = decoder if decoder is not None else default_decoder(model)
+    decoder = model.resolve_decoder(decoder)
     device = model_device(model)
     was_training = model.training
     model.eval()
@@ -199,7 +172,7 @@ def evaluate_batches(
 
 
 def evaluate(
-    model: Any,
+    model: Tagger,
     sentences: Sequence[Any],
     vocabs: Any,
     batch_size: int = 64,
@@ -211,7 +184,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every metric of one model on tagged ``sentences``, as one flat dict.
 
-    decoder      a name from ``model.decoders`` (None: the model's default)
+    decoder      a name from ``model.decoders`` (None: the model's default; an unknown
+                 name -> ValueError from ``model.resolve_decoder``)
     tag_scheme   None (auto: "bio" when every tag is O/B-X/I-X), "bio" or "none"
     train_vocab  the known words for the OOV split (anything supporting ``in``; default
                  ``vocabs.words``, i.e. OOV = outside the model's word vocabulary)
@@ -226,7 +200,7 @@ def evaluate(
     in_vocab_accuracy, oov_accuracy, oov_rate, n_oov, accuracy_len_<bucket>, and for
     BIO tags span_precision, span_recall, span_f1, invalid_transition_rate.
     """
-    batches = _eval_batches(sentences, vocabs, batch_size)
+    batches = eval_batches(sentences, vocabs, batch_size)
     known = train_vocab if train_vocab is not None else vocabs.words
     out = evaluate_batches(
         model, batches, vocabs.tags.names, decoder, tag_scheme, known, length_edges

@@ -1,14 +1,23 @@
 """The one training loop, for every model.
 
-``fit`` never branches on a model's type. It uses only the tagger interface:
-``loss(batch)`` (mean NLL per token), ``decode(batch, method=None)`` (B, T) and, where a
-model has it, ``fit_closed_form(batches)`` (the HMM's counting estimator) instead of
-gradient steps. ``evaluate`` adds ``marginals(batch)`` (B, T, C) for calibration.
+``fit`` trains a ``Trainable`` (lab.training.trainable): it calls ``loss(batch)`` for
+gradient steps, or lets ``fit_closed_form(batches)`` fit the model when that returns True
+(the HMM's counting estimator). It ranks epochs by a ``score(model)``, higher is better;
+by default the tagger dev score of ``dev`` (``dev_scores``: the ``Tagger`` interface's
+``decode``). Taggers, the sentence classifier and the encoder-decoder all train here,
+with the same patience, clipping, lr schedule, non-finite handling and best-state keeping.
 
-Data arguments: ``train`` and ``dev`` are either lists of ``Sentence`` (then ``vocabs`` is
-required and batching happens inside: every epoch gets a fresh length-bucketed shuffle
-that depends only on ``(config.seed, epoch)``), or lists of ready ``Batch`` objects (then
-only the order of the batches is reshuffled each epoch, again by ``(seed, epoch)``).
+Data arguments: ``train`` (and ``dev``) are either lists of ``Sentence`` (then ``vocabs``
+is required and batching happens inside: every epoch gets a fresh length-bucketed shuffle
+that depends only on ``(config.seed, epoch)``), or lists of ready batches (any
+``TrainBatch``: ``.to(device)`` and ``.num_tokens``; then only the order of the batches
+is reshuffled each epoch, again by ``(seed, epoch)``).
+
+Non-finite training: an epoch whose training loss, model state or score is not finite is
+never a candidate for best; the run stops (``stopped_reason == "nonfinite_loss"``) and
+keeps the best finite epoch. If no epoch was finite, ``fit`` writes ``fit.json`` (when
+given ``out_dir``), saves no checkpoint and raises ``NonFiniteTrainingError``, so that no
+caller goes on with (or saves) an all-NaN model.
 """
 
 from __future__ import annotations
@@ -18,23 +27,29 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from lab.data.batch import Batch
+from lab.data.batching import make_batches
 from lab.device import resolve_device, synchronize
 from lab.seeding import seed_everything
+from lab.training.checkpoint import save_checkpoint
 from lab.training.config import TrainConfig
-from lab.training.evaluate import _eval_batches, _is_batches, dev_scores
+from lab.training.evaluate import dev_scores, eval_batches, is_batches
+from lab.training.trainable import Trainable, TrainBatch
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "model.pt"
+
+# score(model) -> metric, or (metric, tie-break); higher is better
+Score = Callable[[Any], "float | tuple[float, float]"]
 
 
 @dataclass
@@ -42,6 +57,9 @@ class FitResult:
     """What ``fit`` did. Epochs count from 1; ``history`` holds one dict per epoch
     (epoch, train_loss, dev metric, lr, seconds, tokens_per_s).
 
+    best_epoch           0 when no epoch was finite (then ``fit`` raised)
+    dev_metric           the history key of the score: ``config.dev_metric``, or "score"
+                         when ``fit`` was given a ``score`` function
     train_seconds        wall time of the whole fit, dev evaluations included
     train_tokens_per_s   training tokens per second of training time (batching, forward,
                          backward, step; dev evaluation excluded)
@@ -68,16 +86,77 @@ class FitResult:
         return asdict(self)
 
 
+class NonFiniteTrainingError(RuntimeError):
+    """No epoch of a ``fit`` ended finite: there is no state worth keeping. ``result``
+    is the ``FitResult`` (best_epoch 0, stopped_reason "nonfinite_loss")."""
+
+    def __init__(self, result: FitResult) -> None:
+        super().__init__(
+            f"training never produced a finite model ({result.epochs} epoch(s); the loss, the "
+            "weights or the score was non-finite): nothing saved; lower the lr or clip gradients"
+        )
+        self.result = result
+
+
+# --------------------------------------------------------------------------- data
+
+
 def _epoch_batches(data: Sequence[Any], vocabs: Any, config: TrainConfig, epoch: int) -> list:
     """The training batches of one epoch, in an order fixed by ``(seed, epoch)``."""
-    if _is_batches(data):
+    if is_batches(data):
         order = np.random.default_rng([config.seed, epoch]).permutation(len(data))
         return [data[i] for i in order]
-    from lab.data.batching import make_batches
-
     return make_batches(
         data, vocabs, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch
     )
+
+
+class _ClosedFormFeed:
+    """Epoch 0's batches on the device, made only when iterated (a model without a closed
+    form never reads them); counts the tokens it hands out."""
+
+    def __init__(self, train: Sequence[Any], vocabs: Any, config: TrainConfig, device) -> None:
+        self.train, self.vocabs, self.config, self.device = train, vocabs, config, device
+        self.tokens = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in _epoch_batches(self.train, self.vocabs, self.config, 0):
+            self.tokens += batch.num_tokens
+            yield batch.to(self.device)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _tagger_score(dev: Sequence[Any], vocabs: Any, config: TrainConfig) -> Score:
+    """The default score: (dev metric, token accuracy) of a tagger on ``dev``."""
+    batches = eval_batches(dev, vocabs, config.batch_size)
+    tag_names = list(vocabs.tags.names) if vocabs is not None else None
+    if config.dev_metric == "span_f1" and tag_names is None:
+        raise ValueError("dev_metric 'span_f1' needs the tag names: pass vocabs")
+    return lambda model: dev_scores(model, batches, config.dev_metric, tag_names)
+
+
+def _evaluate(model: Trainable, score: Score) -> tuple[float, float]:
+    """(metric, tie-break) of ``score(model)``, in eval mode without gradients."""
+    model.eval()
+    with torch.no_grad():
+        value = score(model)
+    metric, tiebreak = value if isinstance(value, tuple) else (value, value)
+    return float(metric), float(tiebreak)
+
+
+def _is_finite(model: Trainable) -> bool:
+    """True when every floating parameter and buffer is finite (one sync)."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def _cpu_state(model: Trainable) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------- steps
 
 
 def _lr_lambda(schedule: str, total_steps: int) -> Callable[[int], float]:
@@ -98,8 +177,19 @@ def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManag
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+@dataclass
+class _Epoch:
+    """What one pass of gradient steps did."""
+
+    loss_sum: float  # sum over batches of loss * num_tokens
+    tokens: int
+    seconds: float
+    out_of_time: bool
+    nonfinite: bool
+
+    @property
+    def train_loss(self) -> float:
+        return self.loss_sum / self.tokens if self.tokens else float("nan")
 
 
 class _Stepper:
@@ -110,21 +200,27 @@ class _Stepper:
     SYNC_EVERY = 20
 
     def __init__(
-        self,
-        model: torch.nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        config: TrainConfig,
-        device: torch.device,
+        self, model: Trainable, config: TrainConfig, device: torch.device, steps_per_epoch: int
     ) -> None:
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.config, self.device = config, device
+        self.model, self.config, self.device = model, config, device
         _autocast(device, config.amp)  # raises now, not mid-epoch, for fp16 off CUDA
+        self.optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _lr_lambda(config.lr_schedule, steps_per_epoch * config.max_epochs)
+        )
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
         self.loss_fn = torch.compile(model.loss, dynamic=True) if config.compile else model.loss
 
-    def step(self, batch: Batch) -> torch.Tensor:
-        """One update; returns the detached loss (mean NLL per token) on the device."""
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def step(self, batch: TrainBatch) -> torch.Tensor:
+        """One update; returns the detached loss on the device."""
         with _autocast(self.device, self.config.amp):
             loss = self.loss_fn(batch)
         self.optimizer.zero_grad(set_to_none=True)
@@ -138,12 +234,10 @@ class _Stepper:
         return loss.detach().float()
 
     def run_epoch(
-        self, batches: Sequence[Batch], epoch: int, deadline: float | None, best_dev: float
-    ) -> tuple[float, int, bool, bool]:
-        """Steps over ``batches`` until done, past ``deadline`` or the loss is non-finite.
-        Returns (sum of token-weighted losses, tokens, out_of_time, nonfinite)."""
-        from tqdm.auto import tqdm
-
+        self, batches: Sequence[TrainBatch], epoch: int, deadline: float | None, best: float
+    ) -> _Epoch:
+        """Steps over ``batches`` until done, past ``deadline`` or the loss is non-finite."""
+        self.model.train()
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         tokens, out_of_time, nonfinite = 0, False, False
@@ -168,194 +262,230 @@ class _Stepper:
                     break
                 bar.set_postfix(
                     loss=f"{total / tokens:.4f}",
-                    dev=f"{best_dev:.4f}",
+                    dev=f"{best:.4f}",
                     tok_s=f"{tokens / (time.perf_counter() - t0):.0f}",
                 )
         bar.close()
-        return float(loss_sum), tokens, out_of_time, nonfinite
+        synchronize(self.device)
+        seconds = time.perf_counter() - t0
+        return _Epoch(float(loss_sum), tokens, seconds, out_of_time, nonfinite)
+
+
+class _Run:
+    """The bookkeeping of one ``fit``: the result, the best finite state, the checkpoint."""
+
+    def __init__(
+        self,
+        model: Trainable,
+        config: TrainConfig,
+        metric: str,
+        device: torch.device,
+        out_dir: str | Path | None,
+        model_config: Any,
+        vocabs: Any,
+        log: Callable[[str], None],
+    ) -> None:
+        self.model, self.config, self.metric, self.log = model, config, metric, log
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.model_config, self.vocabs = model_config, vocabs
+        self.result = FitResult(
+            best_dev_metric=float("-inf"),
+            best_epoch=0,
+            epochs=0,
+            train_seconds=0.0,
+            train_tokens_per_s=float("nan"),
+            dev_metric=metric,
+            device=str(device),
+            threads=torch.get_num_threads(),
+            batch_size=config.batch_size,
+        )
+        self.start = time.perf_counter()
+        self.best_key = (float("-inf"), float("-inf"))
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stale_epochs = 0
+        self.train_tokens, self.train_seconds = 0, 0.0
+
+    def count(self, done: _Epoch) -> None:
+        self.train_tokens += done.tokens
+        self.train_seconds += done.seconds
+
+    def keep(self, epoch: int, key: tuple[float, float]) -> None:
+        """Make the model's current state the best, and save it."""
+        self.best_key = key
+        self.result.best_dev_metric, self.result.best_epoch = key[0], epoch
+        self.result.seconds_to_best = time.perf_counter() - self.start
+        self.best_state = _cpu_state(self.model)
+        if self.out_dir is not None:
+            path = self.out_dir / CHECKPOINT_NAME
+            save_checkpoint(path, self.model, self.model_config, self.config, self.vocabs)
+            self.result.checkpoint = str(path)
+
+    def end_epoch(
+        self, epoch: int, done: _Epoch, key: tuple[float, float], lr: float, candidate: bool
+    ) -> None:
+        """Record epoch ``epoch`` and keep its state if it is finite and the best so far."""
+        self.result.epochs = epoch
+        self.result.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": done.train_loss,
+                self.metric: key[0],
+                "lr": lr,
+                "seconds": done.seconds,
+                "tokens_per_s": done.tokens / done.seconds if done.seconds > 0 else math.nan,
+            }
+        )
+        # NaN compares False, but a NaN tie-break must not ride on a finite metric
+        improved = candidate and all(map(math.isfinite, key)) and key > self.best_key
+        if improved:
+            self.keep(epoch, key)
+            self.stale_epochs = 0
+        else:
+            self.stale_epochs += 1
+        self.log(
+            f"epoch {epoch}: train loss {done.train_loss:.4f}, "
+            f"dev {self.metric} {key[0]:.4f}{' *' if improved else ''}, "
+            f"{done.tokens / max(done.seconds, 1e-9):.0f} tokens/s, {done.seconds:.1f}s"
+        )
+
+    def closed_form(self, seconds: float, tokens: int, key: tuple[float, float]) -> None:
+        """Record the one 'epoch' of a closed-form fit."""
+        tokens_per_s = tokens / max(seconds, 1e-9)
+        self.result.history.append(
+            {"epoch": 1, self.metric: key[0], "seconds": seconds, "tokens_per_s": tokens_per_s}
+        )
+        self.result.epochs, self.result.stopped_reason = 1, "closed_form"
+        self.result.train_tokens_per_s = tokens_per_s
+        self.keep(1, key)
+        self.log(f"epoch 1 (closed form): dev {self.metric} {key[0]:.4f}")
+
+    def finish(self) -> FitResult:
+        """Restore the best state, write fit.json; raise if there is no finite state."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        result = self.result
+        result.train_seconds = time.perf_counter() - self.start
+        if result.stopped_reason != "closed_form":
+            result.train_tokens_per_s = (
+                self.train_tokens / self.train_seconds if self.train_seconds > 0 else math.nan
+            )
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "fit.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        if self.best_state is None:
+            raise NonFiniteTrainingError(result)
+        return result
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _model_config(model: Trainable, model_config: Any) -> Any:
+    return model_config if model_config is not None else model.config
+
+
+def _check_arguments(
+    model: Trainable,
+    train: Sequence[Any],
+    dev: Sequence[Any] | None,
+    config: TrainConfig,
+    vocabs: Any,
+    out_dir: str | Path | None,
+    model_config: Any,
+    score: Score | None,
+) -> None:
+    if not isinstance(model, Trainable):
+        raise TypeError(f"model must be a lab.training.Trainable, got {type(model).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not is_batches(train) and vocabs is None:
+        raise ValueError("training sentences need vocabs to be batched: pass vocabs=Vocabs(...)")
+    if score is None and dev is None:
+        raise ValueError("fit needs dev data to score epochs on, or a score function")
+    if out_dir is not None and (vocabs is None or _model_config(model, model_config) is None):
+        raise ValueError("saving to out_dir needs vocabs and a model config (model.config)")
 
 
 def fit(
-    model: torch.nn.Module,
+    model: Trainable,
     train: Sequence[Any],
-    dev: Sequence[Any],
+    dev: Sequence[Any] | None,
     config: TrainConfig,
     vocabs: Any = None,
     out_dir: str | Path | None = None,
     model_config: Any = None,
     log: Callable[[str], None] | None = None,
+    score: Score | None = None,
 ) -> FitResult:
-    """Train ``model`` on ``train`` and keep the state with the best dev score.
+    """Train ``model`` on ``train`` and keep the state with the best score.
 
-    train, dev    lists of ``Sentence`` (needs ``vocabs``) or of ``Batch`` (module doc)
+    train, dev    lists of ``Sentence`` (needs ``vocabs``) or of batches (module doc);
+                  ``dev`` may be None when ``score`` is given
     config        a ``TrainConfig``
     vocabs        ``lab.data.Vocabs``; needed for sentences, for ``span_f1`` and to save
     out_dir       if given, the best state is saved there as ``model.pt`` (a checkpoint
                   with ``model_config``, default ``model.config``) and ``fit.json``
     log           where the one line per epoch goes (default: this module's logger)
+    score         ``score(model) -> float | (float, tie-break)``, higher is better, called
+                  after every epoch in eval mode under no_grad; None: the tagger dev score
+                  of ``dev`` by ``config.dev_metric`` (tie-break: token accuracy)
 
-    AdamW with gradient clipping and an optional lr schedule; early stopping when the dev
-    metric has not improved for ``patience`` epochs; Ctrl-C stops cleanly. The model ends
-    in the best state, in eval mode, on ``config.device``. Returns a ``FitResult``.
+    AdamW with gradient clipping and an optional lr schedule; early stopping when the
+    score has not improved for ``patience`` epochs; Ctrl-C stops cleanly. The model ends
+    in the best finite state, in eval mode, on ``config.device``. Returns a ``FitResult``;
+    raises ``NonFiniteTrainingError`` when no epoch was finite (module doc).
     """
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    train_are_batches = _is_batches(train)
-    if not train_are_batches and vocabs is None:
-        raise ValueError("training sentences need vocabs to be batched: pass vocabs=Vocabs(...)")
-    tag_names = list(vocabs.tags.names) if vocabs is not None else None
-    if config.dev_metric == "span_f1" and tag_names is None:
-        raise ValueError("dev_metric 'span_f1' needs the tag names: pass vocabs")
-    if out_dir is not None:
-        model_config = model_config if model_config is not None else getattr(model, "config", None)
-        if model_config is None or vocabs is None:
-            raise ValueError("saving to out_dir needs vocabs and a model config (model.config)")
+    _check_arguments(model, train, dev, config, vocabs, out_dir, model_config, score)
     log = log or logger.info
     seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)
-    dev_batches = _eval_batches(dev, vocabs, config.batch_size)
-
-    def score() -> tuple[float, float]:
-        return dev_scores(model, dev_batches, config.dev_metric, tag_names)
-
-    best_key = (float("-inf"), float("-inf"))
+    metric = config.dev_metric if score is None else "score"
+    score = score or _tagger_score(dev, vocabs, config)
+    saved_config = _model_config(model, model_config)
+    run = _Run(model, config, metric, device, out_dir, saved_config, vocabs, log)
 
     # The first optimizer step in a process imports torch._dynamo (seconds): import it
     # before the clock starts, so that max_seconds budgets training, not an import.
     import torch._dynamo  # noqa: F401
 
-    start = time.perf_counter()
-    result = FitResult(
-        best_dev_metric=float("-inf"),
-        best_epoch=0,
-        epochs=0,
-        train_seconds=0.0,
-        train_tokens_per_s=float("nan"),
-        dev_metric=config.dev_metric,
-        device=str(device),
-        threads=torch.get_num_threads(),
-        batch_size=config.batch_size,
-    )
-    checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    run.start = time.perf_counter()
+    feed = _ClosedFormFeed(train, vocabs, config, device)
+    if model.fit_closed_form(feed):  # generative models: counting, not gradients
+        run.closed_form(time.perf_counter() - run.start, feed.tokens, _evaluate(model, score))
+        return run.finish()
 
-    def save_best() -> None:
-        if checkpoint_path is not None:
-            from lab.training.checkpoint import save_checkpoint
-
-            save_checkpoint(checkpoint_path, model, model_config, config, vocabs)
-            result.checkpoint = str(checkpoint_path)
-
-    def finish() -> FitResult:
-        model.eval()
-        if out_dir is not None:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
-            (Path(out_dir) / "fit.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        return result
-
-    if hasattr(model, "fit_closed_form"):  # generative models: counting, not gradients
-        t0 = time.perf_counter()
-        batches = _epoch_batches(train, vocabs, config, 0)
-        model.fit_closed_form([b.to(device) for b in batches])
-        seconds = time.perf_counter() - t0
-        value = score()[0]
-        tokens = sum(b.num_tokens for b in batches)
-        result.history.append(
-            {
-                "epoch": 1,
-                config.dev_metric: value,
-                "seconds": seconds,
-                "tokens_per_s": tokens / max(seconds, 1e-9),
-            }
-        )
-        result.best_dev_metric, result.best_epoch, result.epochs = value, 1, 1
-        result.train_tokens_per_s = tokens / max(seconds, 1e-9)
-        result.stopped_reason = "closed_form"
-        result.train_seconds = result.seconds_to_best = time.perf_counter() - start
-        save_best()
-        log(f"epoch 1 (closed form): dev {config.dev_metric} {value:.4f}")
-        return finish()
-
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-    )
-    steps_per_epoch = len(train) if train_are_batches else -(-len(train) // config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(config.lr_schedule, steps_per_epoch * config.max_epochs)
-    )
-    stepper = _Stepper(model, optimizer, scheduler, config, device)
-    deadline = start + config.max_seconds if config.max_seconds is not None else None
-    best_state = None
-    stale_epochs = 0
-    total_tokens, total_train_seconds = 0, 0.0
-
+    steps = len(train) if is_batches(train) else -(-len(train) // config.batch_size)
+    stepper = _Stepper(model, config, device, steps)
+    deadline = run.start + config.max_seconds if config.max_seconds is not None else None
     try:
         for epoch in range(1, config.max_epochs + 1):
-            model.train()
-            t0 = time.perf_counter()
             batches = _epoch_batches(train, vocabs, config, epoch)
-            loss_sum, tokens, out_of_time, nonfinite = stepper.run_epoch(
-                batches, epoch, deadline, result.best_dev_metric
-            )
-            synchronize(device)
-            seconds = time.perf_counter() - t0
-            total_tokens += tokens
-            total_train_seconds += seconds
-            if tokens == 0 and result.epochs > 0:  # no step this epoch: nothing new to score
-                result.stopped_reason = "nonfinite_loss" if nonfinite else "max_seconds"
+            done = stepper.run_epoch(batches, epoch, deadline, run.result.best_dev_metric)
+            run.count(done)
+            if done.tokens == 0 and run.result.epochs > 0:  # no step: nothing new to score
+                run.result.stopped_reason = "nonfinite_loss" if done.nonfinite else "max_seconds"
                 break
-            value, tiebreak = score()
-            result.epochs = epoch
-            result.history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": loss_sum / tokens if tokens else float("nan"),
-                    config.dev_metric: value,
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "seconds": seconds,
-                    "tokens_per_s": tokens / seconds if seconds > 0 else float("nan"),
-                }
-            )
-            improved = (value, tiebreak) > best_key
-            if improved:
-                best_key = (value, tiebreak)
-                result.best_dev_metric, result.best_epoch = value, epoch
-                result.seconds_to_best = time.perf_counter() - start
-                best_state = _cpu_state(model)
-                stale_epochs = 0
-                save_best()
-            else:
-                stale_epochs += 1
-            log(
-                f"epoch {epoch}: train loss {result.history[-1]['train_loss']:.4f}, "
-                f"dev {config.dev_metric} {value:.4f}{' *' if improved else ''}, "
-                f"{tokens / max(seconds, 1e-9):.0f} tokens/s, {seconds:.1f}s"
-            )
-            if nonfinite:
-                result.stopped_reason = "nonfinite_loss"
+            finite = not done.nonfinite and _is_finite(model)
+            # a non-finite model is not scored: its decodes mean nothing
+            key = _evaluate(model, score) if finite else (math.nan, math.nan)
+            run.end_epoch(epoch, done, key, stepper.lr, candidate=finite)
+            if not finite:
+                run.result.stopped_reason = "nonfinite_loss"
                 log(f"epoch {epoch}: the loss became non-finite; stopping, keeping the best")
                 break
-            if out_of_time:
-                result.stopped_reason = "max_seconds"
+            if done.out_of_time:
+                run.result.stopped_reason = "max_seconds"
                 break
-            if stale_epochs >= config.patience:
-                result.stopped_reason = "patience"
+            if run.stale_epochs >= config.patience:
+                run.result.stopped_reason = "patience"
                 break
         else:
-            result.stopped_reason = "max_epochs"
+            run.result.stopped_reason = "max_epochs"
     except KeyboardInterrupt:
-        result.stopped_reason = "interrupted"
+        run.result.stopped_reason = "interrupted"
         log("interrupted: stopping, keeping the best state so far")
-        if best_state is None:  # no epoch finished: the current state is all there is
-            result.best_dev_metric, result.best_epoch = score()[0], result.epochs
-            best_state = _cpu_state(model)
-            save_best()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    result.train_seconds = time.perf_counter() - start
-    result.train_tokens_per_s = (
-        total_tokens / total_train_seconds if total_train_seconds > 0 else float("nan")
-    )
-    return finish()
+        if run.best_state is None and _is_finite(model):  # the current state is all there is
+            run.keep(run.result.epochs, _evaluate(model, score))
+    return run.finish()
