@@ -199,6 +199,27 @@ def _decoder(model):
     return decode
 
 
+def _viterbi_jobs(lab, ref, row: Row, batches: list, device) -> dict:
+    """Viterbi alone, lab's CRF head vs pytorch-crf's decode, on the same encoder states
+    (B, T, D) of each batch (computed once, outside the timing); both sides include the
+    head's Linear to emissions (B, T, C): {side: (fn, B)}."""
+    import torch
+
+    lab.eval()
+    with torch.no_grad():
+        states = {id(x): lab.encode(x) for x in batches}
+
+    def run_lab(batch) -> None:
+        with torch.no_grad():
+            lab.head.decode(states[id(batch)], batch.mask, "viterbi")
+
+    def run_ref(batch) -> None:
+        with torch.no_grad():
+            ref.crf.decode(lab.head.emissions(states[id(batch)]), mask=batch.mask)
+
+    return {"lab": (run_lab, row.batch_size), "ref": (run_ref, row.batch_size)}
+
+
 def _median_rates(jobs: dict, batches_of: dict, rounds: int, device) -> dict:
     """jobs {key: (fn, batch-size key)} -> {key: median tokens/s}, rounds interleaved."""
     tokens = {b: sum(x.num_tokens for x in bs) for b, bs in batches_of.items()}
@@ -244,7 +265,7 @@ def main(args: argparse.Namespace) -> int:
         if name in names
         for chars in CHARS
     ]
-    train_jobs, decode_jobs = {}, {}
+    train_jobs, decode_jobs, viterbi_jobs = {}, {}, {}
     for i, row in enumerate(rows):
         torch.manual_seed(i)
         lab = _lab_model(row, vocabs, args).to(device)
@@ -253,9 +274,13 @@ def main(args: argparse.Namespace) -> int:
         for side, model in (("lab", lab), ("ref", ref)):
             train_jobs[i, side] = (_trainer(model), row.batch_size)
             decode_jobs[i, side] = (_decoder(model), row.batch_size)
+        if row.head == "crf" and row.chars is None:
+            jobs = _viterbi_jobs(lab, ref, row, batches_of[row.batch_size], device)
+            viterbi_jobs.update({(i, side): job for side, job in jobs.items()})
     train_rate = _median_rates(train_jobs, batches_of, args.rounds, device)
     decode_rate = _median_rates(decode_jobs, batches_of, args.rounds, device)
-    text = _table(args, rows, train_rate, decode_rate, source, device)
+    viterbi_rate = _median_rates(viterbi_jobs, batches_of, args.rounds, device)
+    text = _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device)
     print(text, end="")
     if args.out:
         from lab.atomic import write_atomic
@@ -265,7 +290,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(args, rows, train_rate, decode_rate, source, device) -> str:
+def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) -> str:
     import torch
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
@@ -308,4 +333,17 @@ def _table(args, rows, train_rate, decode_rate, source, device) -> str:
             f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {ref:,.0f} "
             f"| {lab / ref:.2f} |"
         )
+    lines += [
+        "",
+        "## Viterbi alone (the same encoder states; lab's CRF head vs pytorch-crf's decode)",
+        "",
+        "| model | B | lab tokens/s | reference tokens/s | lab / reference |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for i, row in enumerate(rows):
+        if (i, "lab") in viterbi_rate:
+            lab, ref = viterbi_rate[i, "lab"], viterbi_rate[i, "ref"]
+            lines.append(
+                f"| {row.name} | {row.batch_size} | {lab:,.0f} | {ref:,.0f} | {lab / ref:.2f} |"
+            )
     return "\n".join(lines) + "\n"
