@@ -1,4 +1,4 @@
-"""``lab bench crf|rnn``: speed benchmarks that print figures and same-run ratios."""
+"""``lab bench crf|rnn|tagger``: speed benchmarks that print figures and same-run ratios."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import importlib
 BENCHMARKS = {
     "crf": ("lab.structured.bench", "CRF inference: native vs torch-struct vs pytorch-crf"),
     "rnn": ("lab.models.bench", "training tokens/s of each encoder vs torch.nn.RNN"),
+    "tagger": ("lab.models.bench_tagger", "lab's taggers vs nn.LSTM + pytorch-crf: tokens/s"),
 }
 
 

@@ -1,0 +1,158 @@
+"""The padded (fast on CPU) path of the nn.LSTM/GRU encoders and the char BiLSTM against
+the packed (reference) path: same values and gradients in float64; and the bench."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from lab.data import Sentence, Vocabs, make_batches
+from lab.models import ModelConfig, build_tagger
+from lab.models.encoders import CharLSTM, build_encoder, resolve_path
+
+TOL = {"atol": 1e-10, "rtol": 1e-10}
+
+
+def padded_batch(b: int = 5, t: int = 7, d: int = 6, seed: int = 0):
+    """x (B, T, D) float64 (garbage on padding, which neither path may read), mask, lengths."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([t, 1, 3, t - 1, 2][:b])
+    x = torch.randn(b, t, d, generator=g, dtype=torch.float64)
+    mask = torch.arange(t).unsqueeze(0) < lengths.unsqueeze(1)
+    return x, mask, lengths
+
+
+def values_and_grads(module, run, inputs: list[torch.Tensor], weight: torch.Tensor | None):
+    """run() -> output; (output, d(sum(output * weight))/d(inputs and parameters))."""
+    out = run()
+    weight = (
+        torch.randn_like(out, generator=torch.Generator().manual_seed(1))
+        if weight is None
+        else weight
+    )
+    grads = torch.autograd.grad((out * weight).sum(), [*inputs, *module.parameters()])
+    return out, grads, weight
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_padded_path_equals_packed_values_and_gradients(kind, bidirectional, layers):
+    torch.manual_seed(0)
+    enc = build_encoder(kind, 6, 5, layers=layers, bidirectional=bidirectional).double()
+    x, mask, lengths = padded_batch()
+    x.requires_grad_(True)
+    enc.path = "packed"
+    ref, ref_grads, w = values_and_grads(enc, lambda: enc(x, mask, lengths), [x], None)
+    enc.path = "padded"
+    out, grads, _ = values_and_grads(enc, lambda: enc(x, mask, lengths), [x], w)
+    assert torch.allclose(out, ref, **TOL)
+    assert (out[~mask] == 0).all()
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(a, b, **TOL)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_padded_path_sentence_alone_equals_it_in_a_padded_batch(kind):
+    torch.manual_seed(0)
+    enc = build_encoder(kind, 6, 5, layers=2, bidirectional=True).double()
+    enc.path = "padded"
+    x, mask, lengths = padded_batch()
+    together = enc(x, mask, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        alone = enc(x[i : i + 1, :n], mask[i : i + 1, :n], lengths[i : i + 1])
+        assert torch.allclose(together[i, :n], alone[0], **TOL)
+
+
+def random_chars(b: int = 3, t: int = 6, length: int = 12, seed: int = 0) -> torch.Tensor:
+    """(B, T, L) left-aligned char ids, token lengths 1..L (every CharLSTM bucket), padding
+    tokens of zeros, and a repeated token (the padded path encodes each distinct row once)."""
+    g = torch.Generator().manual_seed(seed)
+    chars = torch.randint(1, 9, (b, t, length), generator=g)
+    n = torch.randint(1, length + 1, (b, t), generator=g)
+    chars[torch.arange(length).view(1, 1, -1) >= n.unsqueeze(-1)] = 0
+    chars[0, t - 2 :] = 0  # padding tokens
+    chars[1, 0] = chars[2, 3]  # a repeated token
+    return chars
+
+
+def test_char_lstm_padded_path_equals_packed_values_and_gradients():
+    torch.manual_seed(0)
+    enc = CharLSTM(num_chars=9, char_dim=4, hidden=5).double()
+    chars = random_chars()
+    enc.path = "packed"
+    ref, ref_grads, w = values_and_grads(enc, lambda: enc(chars), [], None)
+    enc.path = "padded"
+    out, grads, _ = values_and_grads(enc, lambda: enc(chars), [], w)
+    assert torch.allclose(out, ref, **TOL)
+    assert (out[0, -2:] == 0).all()
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(a, b, **TOL)
+
+
+@pytest.mark.parametrize("char_encoder", [None, "cnn", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_tagger_loss_and_gradients_do_not_depend_on_the_path(char_encoder, bidirectional):
+    sentences = [
+        Sentence(["The", "dog", "barks", "."], ["D", "N", "V", "P"]),
+        Sentence(["Dogs", "bark"], ["N", "V"]),
+        Sentence(["A", "cat", "sees", "the", "dog", "."], ["D", "N", "V", "D", "N", "P"]),
+    ]
+    vocabs = Vocabs.build(sentences)
+    (batch,) = make_batches(sentences, vocabs, batch_size=3)
+    config = ModelConfig(
+        encoder="lstm",
+        bidirectional=bidirectional,
+        layers=2,
+        embedding_dim=6,
+        hidden=5,
+        head="crf",
+        char_features=char_encoder is not None,
+        char_encoder=char_encoder or "cnn",
+        char_dim=4,
+    )
+    torch.manual_seed(0)
+    model = build_tagger(config, vocabs).double()
+    results = []
+    for path in ("packed", "padded"):
+        model.encoder.path = path
+        if isinstance(model.features.chars, CharLSTM):
+            model.features.chars.path = path
+        loss = model.loss(batch)
+        results.append((loss, torch.autograd.grad(loss, list(model.parameters()))))
+    (ref, ref_grads), (fast, grads) = results
+    assert torch.allclose(fast, ref, **TOL)
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(a, b, **TOL)
+
+
+def test_resolve_path_by_device_and_validation():
+    assert resolve_path("auto", torch.device("cpu")) == "padded"
+    assert resolve_path("auto", torch.device("cuda")) == "packed"  # cuDNN, not measured here
+    assert resolve_path("packed", torch.device("cpu")) == "packed"
+    with pytest.raises(ValueError, match="unknown path"):
+        resolve_path("fast", torch.device("cpu"))
+    with pytest.raises(ValueError, match="unknown path"):
+        build_encoder("lstm", 4, 4).__class__("lstm", 4, 4, path="fast")
+
+
+def test_bench_tagger_writes_its_tables_at_a_tiny_size(tmp_path):
+    from lab.models import bench_tagger
+
+    parser = argparse.ArgumentParser()
+    bench_tagger.add_arguments(parser)
+    out = tmp_path / "bench_tagger.md"
+    args = parser.parse_args(
+        "--synthetic --sentences 24 --batch-sizes 8 --embedding-dim 8 --hidden 8 --char-dim 4 "
+        f"--rounds 1 --max-batches 2 --out {out}".split()
+    )
+    assert bench_tagger.main(args) == 0
+    text = out.read_text()
+    assert "torch thread(s)" in text and torch.__version__ in text
+    assert "## Training" in text and "## Decoding" in text and "## Viterbi alone" in text
+    assert "| bilstm-crf | 8 |" in text and "| lstm-crf | 8 |" in text
+    for name in ("bilstm-crf", "bilstm-softmax", "lstm-crf"):
+        for chars in ("-", "cnn", "lstm"):
+            assert text.count(f"| {name} | {chars} | 8 |") == 2  # one row per table
