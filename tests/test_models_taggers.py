@@ -370,6 +370,16 @@ def test_crf_head_with_bio_constraints_never_decodes_an_invalid_sequence():
     assert torch.allclose(log_probs[valid].logsumexp(0), torch.tensor(0.0), atol=1e-5)
 
 
+def test_hmm_config_needs_no_encoder_and_names_one_model():
+    plain = ModelConfig(head="hmm")
+    assert plain == ModelConfig(encoder="bow", bidirectional=False, head="hmm")
+    assert plain.to_dict() == {**ModelConfig().to_dict(), "encoder": "bow", "head": "hmm"}
+    assert ModelConfig.from_dict(plain.to_dict()) == plain
+    for wrong in ({"encoder": "gru"}, {"bidirectional": True}, {"char_features": True}):
+        with pytest.raises(ValueError, match="has no encoder"):
+            ModelConfig(head="hmm", **wrong)
+
+
 def test_hmm_tagger_fits_by_counting_and_scores_the_joint():
     config = ModelConfig(encoder="bow", bidirectional=False, head="hmm")
     model = build_model(config, NUM_WORDS, NUM_TAGS)

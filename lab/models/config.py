@@ -35,8 +35,10 @@ class ModelConfig:
                     "lstm" (char_dim embeddings, a BiLSTM of char_dim per direction, its
                     two final states: 2 * char_dim features)
     word_dropout    training replaces each word id by <unk> with this probability
-    head            one of HEADS; ``hmm`` is generative and uses no encoder (set
-                    encoder='bow', bidirectional=False, char_features=False)
+    head            one of HEADS; ``hmm`` is the generative chain model and has no
+                    encoder: with it, the encoder fields are left at their defaults and
+                    stored as encoder='bow', bidirectional=False, char_features=False (one
+                    model, one config); asking for an encoder the HMM lacks is an error
     decoder         None (the head's default) or one of HEAD_DECODERS[head]
     beam_width      k for the autoregressive head's beam decoder
     bio_constraints forbid invalid BIO transitions (crf and hmm heads; needs tag_names)
@@ -88,14 +90,16 @@ class ModelConfig:
             )
         if self.encoder == "bow" and self.bidirectional:
             raise ValueError("encoder 'bow' has no direction: set bidirectional=False")
-        if self.head == "hmm" and (
-            self.encoder != "bow" or self.bidirectional or self.char_features
-        ):
-            raise ValueError(
-                "head 'hmm' is generative and uses no encoder: set encoder='bow', "
-                f"bidirectional=False, char_features=False (got encoder={self.encoder!r}, "
-                f"bidirectional={self.bidirectional}, char_features={self.char_features})"
-            )
+        if self.head == "hmm":
+            if self.encoder not in ("bow", "lstm") or self.bidirectional or self.char_features:
+                raise ValueError(
+                    "head 'hmm' is generative and has no encoder: leave encoder, "
+                    f"bidirectional and char_features unset (got encoder={self.encoder!r}, "
+                    f"bidirectional={self.bidirectional}, char_features={self.char_features})"
+                )
+            # the default encoder ('lstm') means "none given": store the encoder-less value,
+            # as the committed configs do, so that head='hmm' alone names the same model
+            object.__setattr__(self, "encoder", "bow")
         if self.bio_constraints and self.head not in ("crf", "hmm"):
             raise ValueError(f"bio_constraints needs head 'crf' or 'hmm', got head={self.head!r}")
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lab.models.config import HEAD_DECODERS
+from lab.structured.crf import LinearChainCRF
 
 # The exact autoregressive decoder enumerates C^T sequences per sentence; above this it
 # refuses (ValueError) rather than run for hours.
@@ -122,10 +123,8 @@ class CRFHead(Head):
         """(B, T, C) emission log-potentials."""
         return self.proj(features)
 
-    def crf(self, features: torch.Tensor, mask: torch.Tensor):
+    def crf(self, features: torch.Tensor, mask: torch.Tensor) -> LinearChainCRF:
         """The ``LinearChainCRF`` over this batch."""
-        from lab.structured import LinearChainCRF
-
         return LinearChainCRF(
             self.emissions(features),
             self.transitions,

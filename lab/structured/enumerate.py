@@ -96,20 +96,3 @@ def brute_force(
 def enumerate_log_partition(emissions, transitions, mask=None, start=None, end=None, allowed=None):
     """log Z (B,) float64 by enumeration."""
     return brute_force(emissions, transitions, mask, start, end, allowed)["log_partition"]
-
-
-def enumerate_marginals(emissions, transitions, mask=None, start=None, end=None, allowed=None):
-    """p(y_t = v | x) (B, T, C) float64 by enumeration."""
-    return brute_force(emissions, transitions, mask, start, end, allowed)["marginals"]
-
-
-def enumerate_argmax(emissions, transitions, mask=None, start=None, end=None, allowed=None):
-    """(tags (B, T), scores (B,)) of the best sequence, by enumeration."""
-    out = brute_force(emissions, transitions, mask, start, end, allowed)
-    return out["argmax"], out["argmax_score"]
-
-
-def enumerate_topk(emissions, transitions, k, mask=None, start=None, end=None, allowed=None):
-    """(tags (k, B, T), scores (k, B)) of the k best sequences, by enumeration."""
-    out = brute_force(emissions, transitions, mask, start, end, allowed, k=k)
-    return out["topk"], out["topk_scores"]
