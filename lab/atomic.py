@@ -8,9 +8,25 @@ import tempfile
 from pathlib import Path
 
 
+def umask() -> int:
+    """The process's umask: from /proc on Linux (reading it there changes nothing), else
+    by setting it and straight back."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` (str as UTF-8) to ``path``, parents created: a temporary file in the
-    same folder, flushed and fsynced, then renamed into place. Returns the path."""
+    same folder, flushed and fsynced, then renamed into place. The file gets the mode
+    ``open`` would give it (0666 less the umask), not mkstemp's 0600. Returns the path."""
     path = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -18,6 +34,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -23,3 +23,17 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
         write_atomic(path, 12345)  # type: ignore[arg-type]
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_get_the_umasks_permissions(tmp_path, mask, mode):
+    import os
+
+    old = os.umask(mask)
+    try:
+        path = write_atomic(tmp_path / "table.csv", "a,b\n")
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode == plain.stat().st_mode & 0o777

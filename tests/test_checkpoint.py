@@ -114,3 +114,24 @@ def test_mismatched_weights_raise(trained, tmp_path):
     torch.save(payload, path)
     with pytest.raises(ValueError, match="m.pt: invalid config"):
         load_checkpoint(path)
+
+
+class RunsCode:
+    """Unpickling this calls os.mkdir(path): code run by merely loading a file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.path,))
+
+
+def test_a_pickle_that_runs_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "lab-checkpoint", "x": RunsCode(str(marker))}, path)
+    with pytest.raises(ValueError, match="evil.pt: not a readable lab checkpoint"):
+        read_checkpoint(path)
+    assert not marker.exists()

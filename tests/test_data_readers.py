@@ -384,3 +384,51 @@ def test_real_corpus_paths_and_errors(shared_data, monkeypatch, tmp_path):
 def test_undecodable_bytes_far_into_a_long_line_are_shown(tmp_path):
     data = b"a\tO\n" + b"x" * 500 + b"\xc3\x28\tO\n"
     assert_bad(read_columns, write(tmp_path, "a.conll", data), 2, "xx\\xc3(\\tO")
+
+
+# ---- Format by content, directories, line numbers -----------------------------------
+
+
+@pytest.mark.parametrize("name", ["a.txt", "a.conll", "a.tsv.gz"])
+def test_conllu_content_by_any_name_is_read_as_conllu(tmp_path, name):
+    # read as columns, the tokens would be the ID column and the tags MISC ("_")
+    path = write(tmp_path, name, CONLLU, gz=name.endswith(".gz"))
+    assert detect_format(path) == "conllu"
+    assert read_corpus(path) == EXPECTED_UPOS
+
+
+def test_column_file_is_not_mistaken_for_conllu(tmp_path):
+    path = write(tmp_path, "a.txt", "# hash\tO\n" + COLUMNS)  # a '#' token, not a comment
+    assert detect_format(path) == "columns"
+    assert read_corpus(path)[0].tokens == ("# hash", "@paul", "saw", "Paris")
+
+
+def test_conllu_read_as_columns_hints_at_the_format(tmp_path):
+    # explicit --format columns on CoNLL-U with comments: the error says what it looks like
+    path = write(tmp_path, "a.txt", CONLLU)
+    with pytest.raises(ValueError, match="looks like CoNLL-U: use --format conllu"):
+        read_corpus(path, fmt="columns")
+
+
+def test_a_directory_is_refused_in_one_line(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"{tmp_path} is a directory; expected a corpus"):
+        read_corpus(tmp_path)
+
+
+def test_columns_byte_order_mark_is_dropped(tmp_path):
+    path = write(tmp_path, "a.conll", "\ufeff" + COLUMNS)
+    assert read_columns(path) == EXPECTED_COLUMNS
+
+
+def test_zero_byte_file_has_no_sentences(tmp_path):
+    for name in ("a.conll", "a.conllu"):
+        path = write(tmp_path, name, b"")
+        with pytest.raises(ValueError, match=re.escape(f"{path}: no sentences")):
+            read_corpus(path)
+
+
+def test_token_lines_give_each_tokens_line(tmp_path):
+    from lab.data.readers import token_lines
+
+    assert token_lines(write(tmp_path, "a.conllu", CONLLU)) == [[4, 5, 6], [9, 11]]
+    assert token_lines(write(tmp_path, "b.conll", COLUMNS)) == [[1, 2, 3], [5], [8]]

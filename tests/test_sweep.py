@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.errors import UsageError
 from lab.runs import experiment
 from lab.runs.records import TornLineWarning, append_record, load_records, read_records
 from lab.runs.sweep import canonical_json, expand_grid, run_id, run_sweep
@@ -351,6 +352,6 @@ def test_two_sweeps_into_one_directory_at_once_are_refused(toy_dir, tmp_path):
     out.mkdir()
     with open(out / ".sweep.lock", "a") as held:  # as a running sweep holds it
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(RuntimeError, match="another sweep is running"):
+        with pytest.raises(UsageError, match="another sweep is running"):
             run_sweep("toy", toy_configs(), out, progress=False)
     assert len(run_sweep("toy", toy_configs(), out, progress=False)) == 8

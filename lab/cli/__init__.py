@@ -1,12 +1,47 @@
 """The ``lab`` command. Each subcommand lives in its own module, which exposes
 ``add_arguments(parser)`` and ``main(args) -> int`` and imports heavy libraries
-(torch, pandas) only inside ``main`` so that ``lab --help`` stays fast."""
+(torch, pandas) only inside ``main`` so that ``lab --help`` stays fast.
+
+Errors and exit statuses, the same for every command:
+
+- 0: done. 1: done, but some runs failed (``lab run``, ``lab reproduce``).
+- 2: a user error, printed as one line ``lab <cmd>: error: ...`` on stderr, no
+  traceback. User errors are what the user can fix by changing the command or the files
+  it names: ``lab.errors.UsageError``, ``ValueError`` (bad options, configs, corpora,
+  records, checkpoints: the lab's readers and checks raise it naming file:line), and
+  the OSErrors about a path the user named (``FileNotFoundError``, ``FileExistsError``,
+  ``IsADirectoryError``, ``NotADirectoryError``, ``PermissionError``). argparse's own
+  usage errors exit 2 as well. ``--debug`` (before the command) or ``LAB_DEBUG=1``
+  prints the traceback too.
+- 3: ``lab train`` stopped because the loss became non-finite (what was kept is said).
+- 130: interrupted (Ctrl-C); ``lab train`` keeps and saves the best state so far.
+- anything else (an internal error: a bug, out of memory, a failing disk) keeps its
+  traceback and exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
+
+from lab.errors import UsageError
+
+EXIT_USER_ERROR = 2
+EXIT_NONFINITE = 3
+EXIT_INTERRUPTED = 130
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UsageError,
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab", description="Structured vs neural sequence models: the lab's commands."
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of a user error too (also: LAB_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
@@ -34,10 +74,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_line(err: BaseException) -> str:
+    """One line for a user error: an OSError as ``path: reason`` (not ``[Errno 2] ...``),
+    anything else as its message, newlines folded."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """``train``, ``data stats``, ``bench crf``: the words the user typed."""
+    words = [args.command, getattr(args, "data_command", None), getattr(args, "benchmark", None)]
+    return " ".join(w for w in words if w)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    name = _command_name(args)
+    debug = args.debug or os.environ.get("LAB_DEBUG", "") not in ("", "0")
     try:
         return int(args._module.main(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"lab {name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except USER_ERRORS as err:
+        if debug:
+            traceback.print_exc()
+        print(f"lab {name}: error: {error_line(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR

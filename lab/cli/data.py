@@ -10,7 +10,6 @@ lab data synth NAME [-n N]       print N examples of a built-in corpus
 from __future__ import annotations
 
 import argparse
-import sys
 
 DEFAULT_SYNTHETIC = "synthetic-hmm"
 
@@ -50,13 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        if args.data_command == "stats":
-            return _stats(args)
-        return _synth(args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"lab data {args.data_command}: error: {e}", file=sys.stderr)
-        return 2
+    # errors go to lab.cli.main: one line "lab data stats: error: ...", exit 2
+    if args.data_command == "stats":
+        return _stats(args)
+    return _synth(args)
 
 
 def _reader_kwargs(path: str, fmt: str, tag_column: str | None) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,28 +59,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lab.data.corpora import load_sentences
+    from lab.data.corpora import check_tags, load_sentences
     from lab.device import resolve_device
+    from lab.errors import UsageError
     from lab.training.checkpoint import load_checkpoint
     from lab.training.evaluate import evaluate
 
-    try:
-        device = resolve_device(args.device or "auto")
-        model, vocabs, configs = load_checkpoint(args.checkpoint, device=device)
-        sentences = load_sentences(args.data, "test", args.format, args.seed)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"lab evaluate: {e}", file=sys.stderr)
-        return 2
+    # Every check before the evaluation; errors go to lab.cli.main (one line, exit 2).
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    device = resolve_device(args.device or "auto")
+    model, vocabs, configs = load_checkpoint(args.checkpoint, device=device)
+    if args.decoder not in (None, "all") and args.decoder not in model.decoders:
+        raise UsageError(
+            f"--decoder {args.decoder!r}: this model's decoders are {list(model.decoders)} "
+            "(or 'all')"
+        )
+    sentences = load_sentences(args.data, "test", args.format, args.seed)
+    check_tags(
+        sentences,
+        set(vocabs.tags.names),
+        args.data,
+        "test",
+        args.format,
+        against=f"the training data of {args.checkpoint}",
+    )
     decoders = list(model.decoders) if args.decoder == "all" else [args.decoder]
     batch_size = args.batch_size or (configs["train"].batch_size if configs["train"] else 64)
-    try:
-        columns = {
-            (name or "default"): evaluate(model, sentences, vocabs, batch_size, decoder=name)
-            for name in decoders
-        }
-    except ValueError as e:
-        print(f"lab evaluate: {e}", file=sys.stderr)
-        return 2
+    columns = {
+        (name or "default"): evaluate(model, sentences, vocabs, batch_size, decoder=name)
+        for name in decoders
+    }
     if args.json:
         print(json.dumps(columns, indent=2))
     else:

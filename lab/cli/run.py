@@ -39,13 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lab.runs import provenance
+    from lab.errors import UsageError
+    from lab.runs import experiment, provenance
     from lab.runs.run_experiment import print_failures, run_experiment
 
+    # checked before any folder is made; errors go to lab.cli.main (one line, exit 2)
     if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.address is not None and args.executor != "ray":
-        raise ValueError("--address is for --executor ray")
+        raise UsageError("--address is for --executor ray")
+    experiment.load(args.experiment)  # an unknown name fails here, naming the known ones
+    if args.device != "auto":
+        from lab.device import resolve_device
+
+        resolve_device(args.device)  # e.g. cuda on a machine without CUDA
     out_dir = args.out if args.out is not None else Path("results") / args.experiment
     scale = args.scale or "quick"
     print(f"{args.experiment}: scale {scale!r} -> {out_dir}", file=sys.stderr)

@@ -5,6 +5,11 @@
 
 CONFIG (``--model``, ``--train-config``): a JSON file, or inline ``key=value,...`` with
 values typed by the config's fields (``true``/``false``, numbers, ``none``).
+DIR (``--out``): a new or empty folder, or (``--overwrite``) one holding an earlier run.
+The run is written into a hidden sibling folder and renamed into place when it ends, so
+DIR holds the old run or the new one, complete, never a mix. Exit status: 0 done, 2 a
+user error (found before training: data, tags, options, device, DIR), 3 the loss became
+non-finite, 130 interrupted (the best state so far is saved).
 F (``--train``, ``--dev``, ``--test``): a CoNLL-U or column file (format by extension,
 ``--format`` to override), a built-in synthetic corpus ``NAME:N`` (e.g.
 ``synthetic-hmm:1000``; each split draws its own sample from the same generator), or a
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,6 +60,10 @@ def parse_config(text: str, cls: type) -> Any:
             raise ValueError(f"config file {path} does not exist") from None
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+        except IsADirectoryError:
+            raise ValueError(f"config {path} is a directory; expected a JSON file") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object of {cls.__name__} fields")
         return cls.from_dict(data)
     types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     data: dict[str, Any] = {}
@@ -86,6 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev", required=True, metavar="F", help="dev corpus (early stopping)")
     parser.add_argument("--test", metavar="F", help="test corpus, evaluated once at the end")
     parser.add_argument("--out", required=True, metavar="DIR", help="where model.pt etc. go")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     parser.add_argument("--train-config", metavar="CONFIG", default="", help="TrainConfig fields")
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=int, default=None, help="max_epochs")
@@ -118,65 +129,193 @@ def _train_config(args: argparse.Namespace) -> Any:
 def _setup_logging() -> None:
     import logging
 
+    class StderrHandler(logging.StreamHandler):
+        """Writes to the sys.stderr of the moment, not of the first call (tests and
+        callers of lab.cli.main may swap it between runs)."""
+
+        @property
+        def stream(self):  # type: ignore[override]
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
     logger = logging.getLogger("lab.training.fit")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 
 
+# What a run folder holds (fit writes model.pt and fit.json, lab train metrics.json);
+# model.pt.tmp is a save that an older lab left behind when killed.
+RUN_FILES = ("model.pt", "fit.json", "metrics.json")
+_RUN_LEFTOVERS = ("model.pt.tmp",)
+
+
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that would lose something: a file, a folder holding an earlier
+    run (unless ``overwrite``), a folder holding anything but a run's files."""
+    from lab.errors import UsageError
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; expected a folder for the run")
+    if not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    others = [e for e in entries if e not in RUN_FILES + _RUN_LEFTOVERS]
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise UsageError(
+            f"--out {out} holds files that are not a run's ({shown}); lab train writes a "
+            "folder of its own: give a new or empty folder"
+        )
+    run = [e for e in entries if e in RUN_FILES]
+    if run and not overwrite:
+        raise UsageError(
+            f"--out {out} already holds a run ({', '.join(run)}); pass --overwrite to "
+            "replace it, or give another --out"
+        )
+
+
+def _staging_dir(out: Path) -> Path:
+    """A new hidden sibling of ``out`` to train into; making it proves the folder is
+    writable before any compute."""
+    import tempfile
+
+    from lab.atomic import umask
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except PermissionError as e:  # name the folder the user gave, not the hidden one
+        raise PermissionError(f"--out {out}: cannot write in {out.parent} ({e.strerror})") from None
+    os.chmod(staging, 0o777 & ~umask())  # mkdtemp makes 0700; a run folder is like any other
+    return staging
+
+
+def _install(staging: Path, out: Path) -> None:
+    """Move the finished run in ``staging`` to ``out``. An earlier run there is first
+    renamed aside and removed only once the new one is in place."""
+    import shutil
+    import tempfile
+
+    if out.is_dir() and any(out.iterdir()):
+        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, aside)  # onto the empty folder mkdtemp made
+        os.replace(staging, out)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(staging, out)  # onto nothing, or onto an empty folder
+
+
+def check_options(train_config: Any, model_config: Any, tag_names: list[str]) -> None:
+    """Options that cannot apply to this data are refused, not ignored."""
+    from lab.errors import UsageError
+    from lab.training.metrics import is_bio_tagset
+
+    if not is_bio_tagset(tag_names):
+        shown = ", ".join(tag_names[:8]) + (", ..." if len(tag_names) > 8 else "")
+        if train_config.dev_metric == "span_f1":
+            raise UsageError(
+                f"dev_metric=span_f1 needs BIO tags (O, B-X, I-X); the training tags are "
+                f"{shown}: use dev_metric=token_accuracy"
+            )
+        if model_config.bio_constraints:
+            raise UsageError(
+                f"bio_constraints=true needs BIO tags (O, B-X, I-X); the training tags are "
+                f"{shown}: drop bio_constraints"
+            )
+
+
+def check_device(train_config: Any) -> Any:
+    """The torch device ``train_config`` asks for, refused now (not after the data is read)
+    if this machine lacks it or its ``amp`` cannot run on it."""
+    from lab.device import resolve_device
+    from lab.errors import UsageError
+
+    device = resolve_device(train_config.device)
+    # fp16 autocast with loss scaling is CUDA-only (fit refuses it elsewhere, later);
+    # bf16 autocast does run on the CPU (matmuls and LSTMs in bf16), so it is allowed.
+    if train_config.amp == "fp16" and device.type != "cuda":
+        raise UsageError(f"amp=fp16 needs a CUDA device, got {device}: use amp=bf16 or amp=none")
+    return device
+
+
 def main(args: argparse.Namespace) -> int:
+    import shutil
+
     from lab.atomic import write_atomic
+    from lab.cli import EXIT_INTERRUPTED, EXIT_NONFINITE
     from lab.cli.evaluate import format_table
     from lab.data import Vocabs
-    from lab.data.corpora import load_sentences
+    from lab.data.corpora import check_tags, load_sentences
     from lab.models import ModelConfig, build_tagger
     from lab.runs.provenance import collect
     from lab.seeding import seed_everything
     from lab.training.evaluate import evaluate
-    from lab.training.fit import fit
+    from lab.training.fit import NonFiniteTrainingError, fit
 
+    # Everything that can fail on the user's input fails here, before any compute.
     try:
         model_config = parse_config(args.model, ModelConfig)
         train_config = _train_config(args)
-        train = load_sentences(args.train, "train", args.format, train_config.seed)
-        dev = load_sentences(args.dev, "dev", args.format, train_config.seed)
-        test = (
-            load_sentences(args.test, "test", args.format, train_config.seed) if args.test else None
-        )
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"lab train: {e}", file=sys.stderr)
-        return 2
-    _setup_logging()
+    except TypeError as e:  # a config value of the wrong type
+        raise ValueError(str(e)) from e
+    check_device(train_config)
+    out = Path(args.out)
+    check_out_dir(out, args.overwrite)
+    seed = train_config.seed
+    train = load_sentences(args.train, "train", args.format, seed)
+    dev = load_sentences(args.dev, "dev", args.format, seed)
+    test = load_sentences(args.test, "test", args.format, seed) if args.test else None
     vocabs = Vocabs.build(
         train, min_freq=args.min_freq, lower=args.lower, chars=model_config.char_features
     )
-    seed_everything(train_config.seed)  # the initial weights depend on it
-    model = build_tagger(model_config, vocabs)
-    out = Path(args.out)
-    print(
-        f"training {model_config.encoder}+{model_config.head} on {len(train)} sentences "
-        f"({len(vocabs.words)} words, {len(vocabs.tags)} tags), dev {len(dev)}; -> {out}",
-        file=sys.stderr,
-    )
-    result = fit(model, train, dev, train_config, vocabs=vocabs, out_dir=out)
-    columns = {"dev": evaluate(model, dev, vocabs, train_config.batch_size)}
+    known = set(vocabs.tags.names)
+    check_tags(dev, known, args.dev, "dev", args.format, against=args.train)
     if test is not None:
-        columns["test"] = evaluate(model, test, vocabs, train_config.batch_size)
-    summary = {
-        "model_config": model_config.to_dict(),
-        "train_config": train_config.to_dict(),
-        "fit": result.to_dict(),
-        **columns,
-        # how to make it again: the command, data, vocabulary, commit, versions, device
-        "provenance": {
-            **collect(train_config.device),
-            "data": {"train": args.train, "dev": args.dev, "test": args.test},
-            "vocabulary": {"min_freq": args.min_freq, "lower": args.lower},
-        },
-    }
-    write_atomic(out / "metrics.json", json.dumps(summary, indent=2) + "\n")
+        check_tags(test, known, args.test, "test", args.format, against=args.train)
+    check_options(train_config, model_config, vocabs.tags.names)
+    seed_everything(seed)  # the initial weights depend on it
+    model = build_tagger(model_config, vocabs)
+
+    staging = _staging_dir(out)
+    try:
+        _setup_logging()
+        print(
+            f"training {model_config.encoder}+{model_config.head} on {len(train)} sentences "
+            f"({len(vocabs.words)} words, {len(vocabs.tags)} tags), dev {len(dev)}; -> {out}",
+            file=sys.stderr,
+        )
+        try:
+            result = fit(model, train, dev, train_config, vocabs=vocabs, out_dir=staging)
+        except NonFiniteTrainingError as e:  # no finite epoch: the old run (if any) stays
+            print(f"lab train: error: {e}; --out {out} untouched", file=sys.stderr)
+            return EXIT_NONFINITE
+        result.checkpoint = str(out / "model.pt")  # where it will be, not the staging path
+        write_atomic(staging / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n")
+        columns = {"dev": evaluate(model, dev, vocabs, train_config.batch_size)}
+        if test is not None:
+            columns["test"] = evaluate(model, test, vocabs, train_config.batch_size)
+        summary = {
+            "model_config": model_config.to_dict(),
+            "train_config": train_config.to_dict(),
+            "fit": result.to_dict(),
+            **columns,
+            # how to make it again: the command, data, vocabulary, commit, versions, device
+            "provenance": {
+                **collect(train_config.device),
+                "data": {"train": args.train, "dev": args.dev, "test": args.test},
+                "vocabulary": {"min_freq": args.min_freq, "lower": args.lower},
+            },
+        }
+        write_atomic(staging / "metrics.json", json.dumps(summary, indent=2) + "\n")
+        _install(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when installed
     print(
         f"best dev {result.dev_metric} {result.best_dev_metric:.4f} at epoch "
         f"{result.best_epoch}/{result.epochs} ({result.stopped_reason}); "
@@ -184,4 +323,14 @@ def main(args: argparse.Namespace) -> int:
     )
     print(format_table(columns))
     print(f"checkpoint: {out / 'model.pt'}")
+    kept = f"kept the best state (epoch {result.best_epoch}) in {out}"
+    if result.stopped_reason == "interrupted":
+        print(f"lab train: interrupted after epoch {result.epochs}; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.stopped_reason == "nonfinite_loss":
+        print(
+            f"lab train: error: the loss became non-finite in epoch {result.epochs}; {kept}",
+            file=sys.stderr,
+        )
+        return EXIT_NONFINITE
     return 0

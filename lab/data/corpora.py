@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from lab.data.readers import read_corpus
+from lab.data.readers import read_corpus, token_lines
 from lab.data.sentence import Sentence
 from lab.data.synthetic.hmm import synthetic_hmm
 from lab.data.synthetic.long_range import long_range_corpus
@@ -191,3 +191,42 @@ def load_sentences(spec: str, split: str, fmt: str = "auto", seed: int = 0) -> l
         f"{builtin_names()}), nor a real corpus NAME:SPLIT (names: "
         f"{sorted(REAL_CORPORA)})"
     )
+
+
+def corpus_file(spec: str) -> Path | None:
+    """The file a spec reads: the path itself, a real corpus split's file, or None for a
+    built-in synthetic corpus."""
+    if Path(spec).exists():
+        return Path(spec)
+    real = _REAL_SPEC.fullmatch(spec)
+    if real and real.group(1) in REAL_CORPORA:
+        return real_corpus(real.group(1))[real.group(2)]
+    return None
+
+
+def check_tags(
+    sentences: Sequence[Sentence],
+    known: Collection[str],
+    spec: str,
+    split: str,
+    fmt: str = "auto",
+    against: str = "the training data",
+) -> None:
+    """Raise ValueError naming where (``file:line``, or sentence and token of a built-in
+    corpus) the first tag of ``sentences`` that is not in ``known`` is, so that a model
+    is never trained or evaluated only to fail on it at the end."""
+    for i, sentence in enumerate(sentences):
+        for j, tag in enumerate(sentence.tags):
+            if tag in known:
+                continue
+            path = corpus_file(spec)
+            if path is not None:  # re-read for the line: only on this error path
+                where = f"{path}:{token_lines(path, fmt)[i][j]}"
+            else:
+                where = f"{spec} ({split} sample), sentence {i + 1}, token {j + 1}"
+            names = sorted(known)
+            shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
+            raise ValueError(
+                f"{where}: {split} tag {tag!r} (token {sentence.tokens[j]!r}) was not seen in "
+                f"{against}; known tags: {shown}"
+            )

@@ -35,6 +35,10 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     ``ValueError`` with the path, the 1-based line number and the offending bytes.
     """
     path = Path(path)
+    if path.is_dir():  # a clear one-line error, not "[Errno 21] Is a directory"
+        raise IsADirectoryError(
+            f"{path} is a directory; expected a corpus file (CoNLL-U or columns, .gz allowed)"
+        )
     data = path.read_bytes()
     if data[:2] == _GZIP_MAGIC:
         try:
@@ -73,33 +77,44 @@ def read_conllu(path: str | Path, tag_column: str = "upos") -> list[Sentence]:
     tag (``""`` or ``"_"``), a sentence block with no word lines, a file with no
     sentences, undecodable bytes.
     """
+    path = Path(path)
+    sentences = [s for s, _ in _conllu_sentences(path, tag_column)]
+    if not sentences:
+        raise ValueError(f"{path}: no sentences found; expected CoNLL-U word lines")
+    return sentences
+
+
+def _conllu_sentences(path: Path, tag_column: str = "upos") -> Iterator[tuple[Sentence, list[int]]]:
+    """``(sentence, line number of each token)`` for each sentence of a CoNLL-U file."""
     if tag_column not in CONLLU_TAG_COLUMNS:
         raise ValueError(
             f"tag_column must be one of {sorted(CONLLU_TAG_COLUMNS)}, got {tag_column!r}"
         )
     column = CONLLU_TAG_COLUMNS[tag_column]
-    path = Path(path)
-    sentences: list[Sentence] = []
     tokens: list[str] = []
     tags: list[str] = []
+    lines: list[int] = []
     block_start: int | None = None  # line where the current sentence block began
 
-    def finish(lineno: int) -> None:
-        nonlocal tokens, tags, block_start
+    def finish(lineno: int) -> tuple[Sentence, list[int]] | None:
+        nonlocal tokens, tags, lines, block_start
         if block_start is None:
-            return
+            return None
         if not tokens:
             raise ValueError(
                 f"{path}:{block_start}: sentence (lines {block_start}-{lineno - 1}) has no "
                 "word lines; expected at least one token"
             )
-        sentences.append(Sentence(tuple(tokens), tuple(tags)))
-        tokens, tags, block_start = [], [], None
+        done = Sentence(tuple(tokens), tuple(tags)), lines
+        tokens, tags, lines, block_start = [], [], [], None
+        return done
 
     lineno = 0
     for lineno, line in iter_lines(path):  # noqa: B007 (used after the loop)
         if not line.strip():
-            finish(lineno)
+            done = finish(lineno)
+            if done is not None:
+                yield done
             continue
         if block_start is None:
             block_start = lineno
@@ -114,7 +129,7 @@ def read_conllu(path: str | Path, tag_column: str = "upos") -> list[Sentence]:
         if len(fields) != CONLLU_COLUMNS:
             raise ValueError(
                 f"{path}:{lineno}: expected {CONLLU_COLUMNS} tab-separated columns, got "
-                f"{len(fields)}: {line!r}"
+                f"{len(fields)}: {line!r} (for a column file, use --format columns)"
             )
         token_id = fields[0]
         if token_id != str(len(tokens) + 1):  # the next word id: the common, fast case
@@ -139,10 +154,10 @@ def read_conllu(path: str | Path, tag_column: str = "upos") -> list[Sentence]:
             )
         tokens.append(form)
         tags.append(tag)
-    finish(lineno + 1)
-    if not sentences:
-        raise ValueError(f"{path}: no sentences found; expected CoNLL-U word lines")
-    return sentences
+        lines.append(lineno)
+    done = finish(lineno + 1)
+    if done is not None:
+        yield done
 
 
 def read_columns(path: str | Path, token_column: int = 0, tag_column: int = -1) -> list[Sentence]:
@@ -157,35 +172,52 @@ def read_columns(path: str | Path, token_column: int = 0, tag_column: int = -1) 
     undecodable bytes.
     """
     path = Path(path)
-    sentences: list[Sentence] = []
+    sentences = [s for s, _ in _column_sentences(path, token_column, tag_column)]
+    if not sentences:
+        raise ValueError(f"{path}: no sentences found; expected lines of token and tag columns")
+    return sentences
+
+
+def _column_sentences(
+    path: Path, token_column: int = 0, tag_column: int = -1
+) -> Iterator[tuple[Sentence, list[int]]]:
+    """``(sentence, line number of each token)`` for each sentence of a column file."""
     tokens: list[str] = []
     tags: list[str] = []
+    lines: list[int] = []
     num_columns: int | None = None  # fixed by the first token line
+    first_line = ""
     token_index = tag_index = 0
 
-    def finish() -> None:
-        nonlocal tokens, tags
-        if tokens:
-            sentences.append(Sentence(tuple(tokens), tuple(tags)))
-        tokens, tags = [], []
+    def finish() -> tuple[Sentence, list[int]] | None:
+        nonlocal tokens, tags, lines
+        done = (Sentence(tuple(tokens), tuple(tags)), lines) if tokens else None
+        tokens, tags, lines = [], [], []
+        return done
 
     for lineno, line in iter_lines(path):
-        if not line.strip():
-            finish()
-            continue
-        fields = _split_columns(line)
-        if fields[0] == DOCSTART:
-            finish()  # a document boundary is also a sentence boundary
+        fields = _split_columns(line) if line.strip() else None
+        if fields is None or fields[0] == DOCSTART:
+            # a blank line ends a sentence; a document boundary is also a sentence boundary
+            done = finish()
+            if done is not None:
+                yield done
             continue
         if num_columns is None:
-            num_columns = len(fields)
+            num_columns, first_line = len(fields), line
             token_index, tag_index = _resolve_columns(
                 num_columns, token_column, tag_column, f"{path}:{lineno}", line
             )
         elif len(fields) != num_columns:
+            # e.g. CoNLL-U with comments that format detection could not recognise
+            hint = (
+                "; this looks like CoNLL-U: use --format conllu"
+                if _is_conllu_word_line(line.split("\t")) or first_line.startswith("#")
+                else ""
+            )
             raise ValueError(
                 f"{path}:{lineno}: expected {num_columns} columns (as on the first token "
-                f"line), got {len(fields)}: {line!r}"
+                f"line), got {len(fields)}: {line!r}{hint}"
             )
         token, tag = fields[token_index], fields[tag_index]
         if not token:
@@ -196,32 +228,91 @@ def read_columns(path: str | Path, token_column: int = 0, tag_column: int = -1) 
             )
         tokens.append(token)
         tags.append(tag)
-    finish()
-    if not sentences:
-        raise ValueError(f"{path}: no sentences found; expected lines of token and tag columns")
-    return sentences
+        lines.append(lineno)
+    done = finish()
+    if done is not None:
+        yield done
 
 
 def read_corpus(path: str | Path, fmt: str = "auto", **kwargs: object) -> list[Sentence]:
-    """Read a corpus file. ``fmt="auto"`` picks CoNLL-U for a name ending ``.conllu``
-    (after removing ``.gz``) and the column format otherwise; ``kwargs`` go to the reader
-    (``tag_column`` for CoNLL-U; ``token_column``, ``tag_column`` for columns)."""
+    """Read a corpus file. ``fmt="auto"`` picks the format with ``detect_format`` (by
+    extension, then by content); ``kwargs`` go to the reader (``tag_column`` for
+    CoNLL-U; ``token_column``, ``tag_column`` for columns)."""
+    return [s for s, _ in _sentences(path, fmt, **kwargs)]
+
+
+def token_lines(path: str | Path, fmt: str = "auto", **kwargs: object) -> list[list[int]]:
+    """The 1-based line number of every token of ``path``, sentence by sentence (as
+    ``read_corpus`` reads it), so that a later check can name file:line. It reads the
+    file again: meant for the error path, not for every read."""
+    return [lines for _, lines in _sentences(path, fmt, **kwargs)]
+
+
+def _sentences(path: str | Path, fmt: str, **kwargs: object) -> list[tuple[Sentence, list[int]]]:
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     path = Path(path)
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt == "conllu":
-        return read_conllu(path, **kwargs)  # type: ignore[arg-type]
-    return read_columns(path, **kwargs)  # type: ignore[arg-type]
+        read = list(_conllu_sentences(path, **kwargs))  # type: ignore[arg-type]
+        what = "CoNLL-U word lines"
+    else:
+        read = list(_column_sentences(path, **kwargs))  # type: ignore[arg-type]
+        what = "lines of token and tag columns"
+    if not read:
+        raise ValueError(f"{path}: no sentences found; expected {what}")
+    return read
 
 
 def detect_format(path: str | Path) -> str:
-    """``"conllu"`` for ``*.conllu`` or ``*.conllu.gz``, else ``"columns"``."""
+    """``"conllu"`` for ``*.conllu`` or ``*.conllu.gz``, or for a file of any name whose
+    first word line is CoNLL-U's (10 tab-separated columns, a token id first); else
+    ``"columns"``. Without this a CoNLL-U file named ``.txt`` would be read as columns:
+    the ID column as tokens and MISC as tags."""
     name = Path(path).name
     if name.endswith(".gz"):
         name = name[: -len(".gz")]
-    return "conllu" if name.endswith(".conllu") else "columns"
+    if name.endswith(".conllu"):
+        return "conllu"
+    return "conllu" if looks_like_conllu(path) else "columns"
+
+
+def looks_like_conllu(path: str | Path) -> bool:
+    """True when the first line of ``path`` that is neither blank nor a ``#`` comment
+    has CoNLL-U's 10 tab-separated columns and a token id (``1``, ``1-2``, ``8.1``) first.
+    Reads at most the first 64 KiB (decompressed); False for a missing or unreadable file
+    (the reader then says what is wrong)."""
+    for line in _head_lines(Path(path)):
+        if not line.strip() or line.startswith("#"):
+            continue
+        return _is_conllu_word_line(line.split("\t"))
+    return False
+
+
+def _is_conllu_word_line(fields: list[str]) -> bool:
+    return len(fields) == CONLLU_COLUMNS and any(
+        pattern.fullmatch(fields[0]) for pattern in (_WORD_ID, _RANGE_ID, _EMPTY_NODE_ID)
+    )
+
+
+_SNIFF_BYTES = 1 << 16
+
+
+def _head_lines(path: Path) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+        if head[:2] == _GZIP_MAGIC:
+            with gzip.open(path, "rb") as g:
+                head = g.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return []
+    full = len(head) < _SNIFF_BYTES  # else the last line may be cut short
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8) :]
+    lines = head.decode("utf-8", errors="replace").split("\n")
+    return [line.rstrip("\r") for line in (lines if full else lines[:-1])]
 
 
 def _split_columns(line: str) -> list[str]:

@@ -101,6 +101,20 @@ def append_record(out_dir: str | os.PathLike, record: dict) -> None:
         os.close(fd)
 
 
+def check_writable(out_dir: str | os.PathLike) -> None:
+    """Raise PermissionError naming the file unless a record can be appended to
+    ``out_dir/results.jsonl`` (created empty if missing): a sweep checks this before it
+    computes runs whose records it could not keep."""
+    path = results_path(out_dir)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except PermissionError:
+        raise PermissionError(
+            f"{path} is not writable, so no run's record could be kept: fix its "
+            "permissions or use another --out"
+        ) from None
+
+
 def read_records(path: str | os.PathLike) -> list[dict]:
     """All records in ``path`` (a results.jsonl file or the directory holding one), in
     file order. A missing file gives []. A torn last line (no final newline) is skipped

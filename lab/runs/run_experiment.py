@@ -94,7 +94,12 @@ def report_experiment(out_dir: str | Path, command: str | None = None) -> Experi
     the one its records name, the scale the one they state."""
     out_dir = Path(out_dir)
     if out_dir.is_file():
-        raise ValueError(f"{out_dir} is a file: expected a results directory holding results.jsonl")
+        raise NotADirectoryError(
+            f"{out_dir} is a file: expected a results directory holding results.jsonl "
+            f"(e.g. {out_dir.parent})"
+        )
+    if not out_dir.is_dir():
+        raise FileNotFoundError(f"{out_dir}: no such results directory")
     records = load_records(out_dir)
     if not records:
         raise ValueError(f"no records in {results_path(out_dir)}: run `lab run EXPERIMENT` first")

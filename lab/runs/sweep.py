@@ -25,6 +25,7 @@ Workers load experiment modules by name with :func:`lab.runs.experiment.load`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import itertools
 import json
 import os
@@ -39,9 +40,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+from lab.errors import UsageError
 from lab.runs import experiment as _experiment
 from lab.runs import provenance
-from lab.runs.records import append_record, load_records, results_path
+from lab.runs.records import append_record, check_writable, load_records, results_path
 
 __all__ = [
     "EXECUTORS",
@@ -448,8 +450,9 @@ def run_sweep(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     ids = _check_unique(configs)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        # checked before any folder or lock is made, so a refused sweep leaves nothing
+        raise UsageError("the ray executor needs Ray: pip install 'lab[ray]' (or pip install ray)")
     experiments_dir = None
     if executor != "local":
         script = _experiment.experiments_dir() / f"{name}.py"
@@ -459,6 +462,10 @@ def run_sweep(
                 "exist; use executor='local' for a module not in the experiments directory"
             )
         experiments_dir = str(_experiment.experiments_dir().resolve())
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir} is a file; expected a results directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     with _sweep_lock(out_dir):
         existing = {
@@ -471,6 +478,8 @@ def run_sweep(
             for c, rid in zip(configs, ids, strict=True)
             if rid not in done
         ]
+        if tasks:
+            check_writable(out_dir)  # now, not after the first run's compute is spent
 
         bar = _progress_bar(
             name, total=len(configs), initial=len(configs) - len(tasks), on=progress
@@ -502,7 +511,7 @@ def _sweep_lock(out_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
-            raise RuntimeError(
+            raise UsageError(
                 f"another sweep is running into {out_dir} (it holds {out_dir / SWEEP_LOCK}); "
                 "wait for it or use another --out"
             ) from err
