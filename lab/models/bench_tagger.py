@@ -174,10 +174,17 @@ def _time(fn, batches, device) -> float:
     return time.perf_counter() - start
 
 
-def _trainer(model, lr: float = 1e-3):
+def _trainer(model, lr: float = 1e-3, lab_optimizer: bool = False):
+    """One training step of ``model``: lab's taggers step with lab.training.fit's
+    optimizer (fused AdamW), the reference with the AdamW a user would write."""
     import torch
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    if lab_optimizer:
+        from lab.training.fit import make_optimizer
+
+        optimizer = make_optimizer(model, lr)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
 
     def step(batch) -> None:
         model.train()
@@ -272,7 +279,7 @@ def main(args: argparse.Namespace) -> int:
         ref = reference_tagger(row, len(vocabs.words), len(vocabs.chars), len(vocabs.tags), args)
         ref = ref.to(device)
         for side, model in (("lab", lab), ("ref", ref)):
-            train_jobs[i, side] = (_trainer(model), row.batch_size)
+            train_jobs[i, side] = (_trainer(model, lab_optimizer=side == "lab"), row.batch_size)
             decode_jobs[i, side] = (_decoder(model), row.batch_size)
         if row.head == "crf" and row.chars is None:
             jobs = _viterbi_jobs(lab, ref, row, batches_of[row.batch_size], device)
@@ -303,7 +310,9 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         f"{torch.__version__}. Data: {source}, length-bucketed batches (first "
         f"{args.max_batches} per size). E={args.embedding_dim}, H={args.hidden} per "
         f"direction, chars {args.char_dim} (CNN filters; BiLSTM per direction), one layer, "
-        f"no dropout, AdamW. {args.rounds} interleaved rounds, median; tokens/s of real "
+        f"no dropout; lab steps with lab's optimizer (fused AdamW, lab.training.fit), the "
+        f"reference with torch.optim.AdamW's default. {args.rounds} interleaved rounds, "
+        "median; tokens/s of real "
         "tokens.",
         "Reference: nn.Embedding (+ the same char CNN, or the same char BiLSTM as a packed "
         "nn.LSTM) + packed nn.LSTM + Linear + pytorch-crf's CRF (or softmax). Targets (CPU, "
