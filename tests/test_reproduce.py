@@ -103,6 +103,11 @@ def test_scale_flags() -> None:
     add_arguments(parser)
     assert parser.parse_args([]).scale == "quick"
     assert parser.parse_args(["--full"]).scale == "full"
+    assert parser.parse_args(["--standard"]).scale == "standard"
+    from lab.cli.reproduce import default_reference
+
+    assert str(default_reference("quick")) == "results"
+    assert str(default_reference("standard")) == "results/standard"
     assert parser.parse_args(["--scale", "tiny"]).scale == "tiny"
     with pytest.raises(SystemExit):
         parser.parse_args(["--quick", "--full"])

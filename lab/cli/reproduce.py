@@ -47,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", dest="scale", action="store_const", const="quick", help="CPU scale (default)"
     )
     scale.add_argument(
+        "--standard",
+        dest="scale",
+        action="store_const",
+        const="standard",
+        help="models trained to the point each claim is about (tens of minutes to hours)",
+    )
+    scale.add_argument(
         "--full", dest="scale", action="store_const", const="full", help="the issue's grids"
     )
     scale.add_argument("--scale", dest="scale", choices=SCALES, help="tiny: seconds, for tests")
@@ -66,8 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--reference",
-        default="results",
-        help="the committed results to compare with (default: results; same scale only)",
+        default=None,
+        help="the committed results to compare with (default: results/ for the quick scale, "
+        "results/<scale>/ for the others; same scale only)",
     )
     parser.add_argument(
         "--workers",
@@ -111,8 +119,8 @@ def command_for(args: argparse.Namespace) -> str:
     """The command that reproduces these results, from the parsed arguments (also right
     when ``main`` is called from Python rather than from a shell)."""
     parts = ["lab", "reproduce", "--quick" if args.scale == "quick" else None]
-    if args.scale == "full":
-        parts.append("--full")
+    if args.scale in ("standard", "full"):
+        parts.append(f"--{args.scale}")
     elif args.scale == "tiny":
         parts += ["--scale", "tiny"]
     if args.only:
@@ -124,6 +132,12 @@ def command_for(args: argparse.Namespace) -> str:
     if args.device != "auto":
         parts += ["--device", args.device]
     return " ".join(p for p in parts if p)
+
+
+def default_reference(scale: str) -> Path:
+    """The committed results of a scale: results/ holds the quick scale (what `make
+    reproduce` checks), results/<scale>/ the others."""
+    return Path("results") if scale == "quick" else Path("results") / scale
 
 
 def work_folder(args: argparse.Namespace) -> Path:
@@ -152,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
     workers = args.workers or default_workers()
     names = selected(args.only)
     out = work_folder(args)
-    reference = Path(args.reference)
+    reference = Path(args.reference) if args.reference else default_reference(args.scale)
     print(f"lab reproduce: writing to {out}/ (reference: {reference}/)")
     device = provenance.resolve_device(args.device)
     command = command_for(args)
