@@ -17,18 +17,46 @@ from lab.report.tables import ok_records  # noqa: F401
 from lab.report.tables import records_frame as frame  # noqa: F401
 from lab.runs.experiment import SCALES, check_scale
 
-SEEDS = {"tiny": [0], "quick": [0, 1, 2], "full": [0, 1, 2]}
+SEEDS = {"tiny": [0], "quick": [0, 1, 2], "standard": [0, 1, 2, 3, 4], "full": [0, 1, 2]}
 assert set(SEEDS) == set(SCALES)
 
 
 def seeds(scale: str) -> list[int]:
-    """The seeds of a scale: one for tests, three on the CPU (quick) and at full scale."""
+    """The seeds of a scale: one for tests, three on the CPU (quick) and at full scale,
+    five at the standard scale (a t CI over 3 seeds is 2.5x wider than over 5)."""
     return list(SEEDS[check_scale(scale)])
 
 
-def pick(scale: str, tiny: Any, quick: Any, full: Any) -> Any:
-    """The value for ``scale``."""
-    return {"tiny": tiny, "quick": quick, "full": full}[check_scale(scale)]
+def pick(scale: str, tiny: Any, quick: Any, full: Any, standard: Any = None) -> Any:
+    """The value for ``scale``; ValueError for "standard" when the caller gave none (an
+    experiment without a standard scale)."""
+    if check_scale(scale) == "standard":
+        if standard is None:
+            raise ValueError(f"{_caller_experiment()} has no standard scale")
+        return standard
+    return {"tiny": tiny, "quick": quick, "full": full}[scale]
+
+
+def has_scale(grid: Callable[[str], Any], scale: str) -> bool:
+    """True when ``grid(scale)`` exists (an experiment may lack the standard scale)."""
+    try:
+        grid(scale)
+    except ValueError as err:
+        if "has no standard scale" in str(err):
+            return False
+        raise
+    return True
+
+
+def _caller_experiment() -> str:
+    """The experiment module that called ``pick`` (for its error message)."""
+    import inspect
+
+    for frame_info in inspect.stack()[2:]:
+        name = frame_info.frame.f_globals.get("NAME")
+        if isinstance(name, str):
+            return name
+    return "this experiment"
 
 
 # Synthetic data: each run seed trains on its own sample; every run is tuned and tested
@@ -151,11 +179,31 @@ def train_tagger(
     max_epochs, patience, max_seconds, seed, device). Returns (model, FitResult)."""
     from lab.models import ModelConfig
     from lab.models.registry import build_tagger
-    from lab.training.config import TrainConfig
     from lab.training.fit import fit
 
     model = build_tagger(ModelConfig(**model_kwargs), vocabs)
-    train_config = TrainConfig(
+    result = fit(model, train, dev, train_config(config, dev_metric), vocabs=vocabs)
+    return model, result
+
+
+def shuffled_chunks(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Indices 0..n-1 in a (seed, epoch)-determined order, cut into batches."""
+    import numpy as np
+
+    order = np.random.default_rng([seed, epoch]).permutation(n).tolist()
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+# ------------------------------------------------ training through lab.training.fit
+
+
+def train_config(config: dict, dev_metric: str = "token_accuracy"):
+    """The run's training settings (``config``: lr, batch_size, max_epochs, patience,
+    max_seconds, seed, device) as a lab.training TrainConfig. ``max_seconds`` is a safety
+    net only: a run it stops is counted and left out of every verdict (``capped``)."""
+    from lab.training.config import TrainConfig
+
+    return TrainConfig(
         lr=float(config.get("lr", 2e-3)),
         batch_size=int(config.get("batch_size", 32)),
         max_epochs=int(config.get("max_epochs", 10)),
@@ -166,68 +214,41 @@ def train_tagger(
         seed=int(config["seed"]),
         progress=False,
     )
-    result = fit(model, train, dev, train_config, vocabs=vocabs)
-    return model, result
 
 
-# ---------------------------------------------------- models that are not taggers
-
-
-def train_steps(
+def fit_model(
     model,
-    loss_fn: Callable[[object], object],
-    batches_for_epoch: Callable[[int], Sequence],
+    train: Sequence,
+    dev: Sequence,
     config: dict,
-    score_fn: Callable[[], float] | None = None,
-) -> dict:
-    """A minimal loop for the models that lab.training.fit.fit does not take (the sentence
-    classifier and the encoder-decoder: they read no tagging ``Batch``), with fit's
-    choices: AdamW (``config["lr"]``), gradient norm clipped to 5, at most
-    ``config["max_epochs"]`` epochs and ``config["max_seconds"]`` seconds, and (with
-    ``score_fn``, higher is better) the best epoch's state kept.
+    vocabs=None,
+    score: Callable[[Any], float] | None = None,
+    dev_metric: str = "token_accuracy",
+):
+    """lab.training.fit.fit under the run's settings; ``score(model)`` (higher is better,
+    eval mode, no grad) replaces the dev metric for early stopping. Returns the FitResult."""
+    from lab.training.fit import fit
 
-    ``loss_fn(batch)`` -> scalar loss; ``batches_for_epoch(epoch)`` -> that epoch's batches.
-    Returns {"epochs", "train_seconds", "best_score"}.
-    """
-    import torch
+    return fit(model, train, dev, train_config(config, dev_metric), vocabs=vocabs, score=score)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(config.get("lr", 3e-3)))
-    max_seconds = config.get("max_seconds")
-    start = time.perf_counter()
-    best_score, best_state, epochs = float("-inf"), None, 0
-    for epoch in range(1, int(config.get("max_epochs", 10)) + 1):
-        model.train()
-        for batch in batches_for_epoch(epoch):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                break
-        epochs = epoch
-        if score_fn is not None:
-            model.eval()
-            with torch.no_grad():
-                score = float(score_fn())
-            if score > best_score:
-                best_score = score
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+
+def fit_metrics(result) -> dict:
+    """What every trained run records of its training: epochs, seconds, why it stopped
+    (``capped``: the max_seconds safety net stopped it, so it is left out of verdicts)."""
+    reason = str(getattr(result, "stopped_reason", ""))
     return {
-        "epochs": epochs,
-        "train_seconds": time.perf_counter() - start,
-        "best_score": best_score,
+        "epochs": int(result.epochs),
+        "best_epoch": int(getattr(result, "best_epoch", 0)),
+        "train_seconds": float(result.train_seconds),
+        "stopped_reason": reason,
+        "capped": reason == "max_seconds",
     }
 
 
-def shuffled_chunks(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Indices 0..n-1 in a (seed, epoch)-determined order, cut into batches."""
-    import numpy as np
-
-    order = np.random.default_rng([seed, epoch]).permutation(n).tolist()
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+def uncapped(df):
+    """(the rows whose training was not stopped by the max_seconds safety net, how many
+    were); rows without the field count as uncapped."""
+    if "capped" not in df:
+        return df, 0
+    capped = df["capped"].fillna(False).astype(bool)
+    return df[~capped], int(capped.sum())

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+from experiments._common import has_scale
 from lab.cli.reproduce import CLAIMS
 from lab.report.verdict import VERDICTS
 from lab.runs import experiment
+from lab.runs.experiment import SCALES
 from lab.runs.sweep import run_sweep
 
+SIX = (
+    "exact_inference",
+    "word_order",
+    "vanishing_gradients",
+    "classification",
+    "greedy_vs_exact",
+    "encoder_decoder",
+)
 CONTEXT = {"command": "pytest", "scale": "tiny", "seeds": [0], "device": "cpu", "commit": "test"}
 
 
@@ -18,14 +28,28 @@ def test_every_claim_has_a_script_with_the_protocol() -> None:
     for name in CLAIMS:
         module = experiment.load(name)
         assert module.NAME == name and len(module.CLAIM) > 40
-        for scale in ("tiny", "quick", "full"):
+        scales = [s for s in SCALES if has_scale(module.grid, s)]
+        assert {"tiny", "quick", "full"} <= set(scales)
+        for scale in scales:
             configs = module.grid(scale)
             assert configs and all("seed" in c for c in configs)
-        # bigger scales never have fewer runs or seeds than smaller ones
+            if name in SIX:  # (learning_curve's time caps are another issue's)
+                # no wall-clock cap decides a run that feeds a verdict: a safety net only
+                assert all((c.get("max_seconds") or 60) >= 60 for c in configs), name
+        # bigger scales never have fewer runs than smaller ones (standard sits between
+        # quick and full in cost, not necessarily in runs: it is left out)
         sizes = [len(module.grid(s)) for s in ("tiny", "quick", "full")]
         assert sizes == sorted(sizes)
         with pytest.raises(ValueError, match="unknown scale"):
             module.grid("huge")
+
+
+def test_standard_scale_for_the_six_claims_and_a_clear_error_elsewhere() -> None:
+    for name in SIX:
+        configs = experiment.load(name).grid("standard")
+        assert configs and len({c["seed"] for c in configs}) >= 3
+    with pytest.raises(ValueError, match="learning_curve has no standard scale"):
+        experiment.load("learning_curve").grid("standard")
 
 
 @pytest.mark.parametrize("name", CLAIMS)

@@ -1,6 +1,6 @@
 """The lab's statistics, one copy for every table and rule: Student-t quantiles, the
-mean with its 95% confidence interval over seeds, paired differences, and the growth
-rates of measured times.
+mean with its 95% confidence interval over seeds, paired differences and their CI, the
+growth rates of measured times (one curve, or one per seed with a CI over the seeds).
 
 The 95% confidence interval is the half-width ``t(0.975, n-1) * std / sqrt(n)``, std with
 ``ddof=1``. The t quantile comes from a table for 1..30 degrees of freedom and from the
@@ -10,7 +10,8 @@ Cornish-Fisher expansion beyond (error < 1e-6 there), so scipy is not needed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 # t(0.975, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals).
 _T975 = (
@@ -84,3 +85,141 @@ def _slope(xs: Sequence[float], ys: Sequence[float], last: int) -> float:
     if sxx == 0:
         raise ValueError("a slope needs at least two distinct x values")
     return sum((p[0] - mx) * (p[1] - my) for p in pairs) / sxx
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over seeds with its 95% confidence interval ``[low, high]`` (Student t)."""
+
+    mean: float
+    half: float
+    n: int
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half
+
+    def format(self, spec: str = ".3f", scale: float = 1.0, unit: str = "") -> str:
+        """``"0.912 +- 0.031 (95% CI, 3 seeds)"``; ``scale`` multiplies (100: points)."""
+        half = "inf" if math.isinf(self.half) else format(scale * self.half, spec)
+        seeds = "seed" if self.n == 1 else "seeds"
+        return f"{format(scale * self.mean, spec)}{unit} +- {half} (95% CI, {self.n} {seeds})"
+
+
+def estimate(values: Sequence[float]) -> Estimate:
+    """``mean_ci95`` as an :class:`Estimate` (values: one per seed)."""
+    return Estimate(*mean_ci95(values))
+
+
+def paired_estimate(a: Mapping, b: Mapping) -> Estimate:
+    """The mean of ``a[seed] - b[seed]`` over the seeds in both, with its 95% CI: the
+    paired comparison (each seed's shared data and initialisation cancel)."""
+    diffs = paired_differences(a, b)
+    if not diffs:
+        raise ValueError("paired_estimate needs at least one seed in both, got none")
+    return estimate(diffs)
+
+
+def slope_estimate(
+    curves: Sequence[tuple[Sequence[float], Sequence[float]]],
+    log_x: bool,
+    log_y: bool = True,
+    last: int = 3,
+) -> Estimate:
+    """One least-squares slope per curve (a seed's (xs, ys)) over its ``last`` largest x,
+    then their mean with a 95% CI over the curves. ``log_x`` True: a log-log slope (about
+    1 for linear time); False: the slope of log y against x (log of the growth per step)."""
+    slopes = []
+    for xs, ys in curves:
+        fx = [math.log(x) for x in xs] if log_x else [float(x) for x in xs]
+        fy = [math.log(y) for y in ys] if log_y else [float(y) for y in ys]
+        slopes.append(_slope(fx, fy, last))
+    return estimate(slopes)
+
+
+# --- CIs at other levels, and equivalence (two one-sided tests) ---------------------
+
+# t(0.95, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals): the 90% two-sided CI that a
+# two-one-sided-tests equivalence check at alpha = 0.05 reads.
+_T95 = (
+    6.313752, 2.919986, 2.353363, 2.131847, 2.015048, 1.943180, 1.894579, 1.859548,
+    1.833113, 1.812461, 1.795885, 1.782288, 1.770933, 1.761310, 1.753050, 1.745884,
+    1.739607, 1.734064, 1.729133, 1.724718, 1.720743, 1.717144, 1.713872, 1.710882,
+    1.708141, 1.705618, 1.703288, 1.701131, 1.699127, 1.697261,
+)  # fmt: skip
+_Z95 = 1.6448536269514722
+_TABLES = {0.975: (_T975, _Z975), 0.95: (_T95, _Z95)}
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom, for p = 0.975 (the
+    two-sided 95% CI) or 0.95 (the two-sided 90% CI); a table to df 30, Cornish-Fisher
+    beyond (as ``t_quantile_975``)."""
+    if p not in _TABLES:
+        raise ValueError(f"t quantile tabulated for p in {sorted(_TABLES)}, got {p!r}")
+    if not isinstance(df, int) or isinstance(df, bool) or df < 1:
+        raise ValueError(f"degrees of freedom must be an int >= 1, got {df!r}")
+    table, z = _TABLES[p]
+    if df <= len(table):
+        return table[df - 1]
+    v = float(df)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
+    """The mean over seeds with its two-sided ``level`` CI (0.95 or 0.90; Student t,
+    std with ddof=1) as an :class:`Estimate` (whose ``half`` is then at that level). One
+    value gives an infinite half-width."""
+    p = {0.95: 0.975, 0.90: 0.95}.get(level)
+    if p is None:
+        raise ValueError(f"level must be 0.95 or 0.90, got {level!r}")
+    xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(xs)
+    if n == 0:
+        raise ValueError("mean_ci needs at least one value, got none")
+    mean = sum(xs) / n
+    if n == 1:
+        return Estimate(mean, math.inf, 1)
+    var = sum((x - mean) ** 2 for x in xs) / (n - 1)
+    return Estimate(mean, t_quantile(p, n - 1) * math.sqrt(var / n), n)
+
+
+def paired_change(before: Mapping, after: Mapping, level: float = 0.95) -> Estimate:
+    """The mean over the seeds in both of ``before[seed] - after[seed]`` with its
+    two-sided ``level`` CI: how much a per-seed quantity (a gap) fell from one setting
+    to another, each seed compared with itself."""
+    diffs = paired_differences(before, after)
+    if not diffs:
+        raise ValueError("paired_change needs at least one seed in both, got none")
+    return mean_ci(diffs, level)
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Two one-sided tests (TOST) at ``alpha``: the mean is equivalent to 0 within
+    ``+-delta`` when the two-sided (1 - 2 alpha) CI ``[low, high]`` lies inside it."""
+
+    estimate: Estimate  # at the (1 - 2 alpha) level
+    delta: float
+
+    @property
+    def equivalent(self) -> bool:
+        return -self.delta < self.estimate.low and self.estimate.high < self.delta
+
+
+def tost(values: Sequence[float], delta: float, alpha: float = 0.05) -> Equivalence:
+    """TOST of ``values`` (one per seed) against the margin ``+-delta`` (delta > 0);
+    alpha 0.05 reads the 90% CI (the only level tabulated besides 0.025's 95%)."""
+    if not delta > 0:
+        raise ValueError(f"delta must be > 0, got {delta!r}")
+    if alpha not in (0.05, 0.025):
+        raise ValueError(f"alpha must be 0.05 or 0.025, got {alpha!r}")
+    return Equivalence(mean_ci(values, 1 - 2 * alpha), float(delta))

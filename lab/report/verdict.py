@@ -1,9 +1,14 @@
-"""Verdicts: "supported", "not supported", "mixed" or "skipped", with the rule's text and
-the figures it read.
+"""Verdicts: "supported", "not supported", "mixed", "insufficient" or "skipped", with the
+rule's text and the figures it read.
 
 A verdict is never typed in: each experiment (``experiments/<claim>.py``) holds its
 claim's rule, the text and the function side by side, computes the figures from its
 records and returns a :class:`Verdict`; ``results/README.md`` prints its three parts.
+
+"insufficient" is not "skipped": the runs exist, but a validity check found that the
+models the rule reads were not trained to the point the claim is about (an untrained
+tagger's impossible BIO sequences say nothing about a trained one's), so no verdict on
+the claim is drawn from them; the key figures say which check failed and why.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from dataclasses import dataclass
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 MIXED = "mixed"
+INSUFFICIENT = "insufficient"
 SKIPPED = "skipped"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, SKIPPED)
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, INSUFFICIENT, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,31 @@ def skipped(reason: str, rule: str = "") -> Verdict:
     return Verdict(SKIPPED, rule or "no rule applied", reason)
 
 
+def insufficient(reason: str, rule: str = "", figures: str = "") -> Verdict:
+    """No verdict on the claim: a validity check failed (``reason`` says which and why);
+    ``figures``, if given, are what the rule would have read, for the record."""
+    text = f"insufficient: {reason}"
+    return Verdict(
+        INSUFFICIENT, rule or "no rule applied", f"{text}; {figures}" if figures else text
+    )
+
+
 def combine(verdicts: Sequence[Verdict], rule: str) -> Verdict:
-    """One verdict from several (e.g. one per corpus): all supported -> supported; all
-    not supported -> not supported; skipped ones ignored; otherwise mixed."""
+    """One verdict from several (e.g. one per corpus).
+
+    Skipped parts are ignored (their data is absent). An insufficient part makes the whole
+    insufficient: a claim judged on some of its parts only would read as judged on all of
+    them, so it waits until every part it holds passed its validity checks. Otherwise all
+    supported -> supported; all not supported -> not supported; else mixed. The key
+    figures are every part's, in order.
+    """
     used = [v for v in verdicts if v.verdict != SKIPPED]
     figures = "; ".join(v.key_figures for v in verdicts)
     if not used:
         return Verdict(SKIPPED, rule, figures)
     kinds = {v.verdict for v in used}
+    if INSUFFICIENT in kinds:
+        return Verdict(INSUFFICIENT, rule, figures)
     verdict = kinds.pop() if len(kinds) == 1 else MIXED
     return Verdict(verdict, rule, figures)
 

@@ -5,13 +5,13 @@ An experiment module (``experiments/<name>.py``) defines:
     NAME: str                 the experiment's name (= file stem)
     CLAIM: str                the lecture claim it tests, one sentence
     def grid(scale: str) -> list[dict]
-        the runs at a scale ("tiny" for tests, "quick", "full"); each dict is a
+        the runs at a scale ("tiny" for tests, "quick", "standard", "full"); each dict is a
         JSON-serialisable config holding everything that run needs, its "seed" included
     def run(config: dict) -> dict
         one run: returns a JSON-serialisable dict of metrics and costs
     def summarize(records: list[dict], out_dir: Path, context: dict) -> dict
         tables (Markdown + CSV) and plots into out_dir, from the finished records;
-        returns {"verdict": "supported"|"not supported"|"mixed"|"skipped",
+        returns {"verdict": "supported"|"not supported"|"mixed"|"insufficient"|"skipped",
                  "rule": str, "key_figures": str}
         ``context`` holds how the results were made: command, seeds, device, commit.
 
@@ -30,9 +30,10 @@ from types import ModuleType
 REQUIRED = ("NAME", "CLAIM", "grid", "run", "summarize")
 ENV_VAR = "LAB_EXPERIMENTS_DIR"
 
-# The scales every experiment's grid knows, smallest first: tiny (seconds, for tests),
-# quick (a CPU in minutes), full (the grids the claims deserve).
-SCALES = ("tiny", "quick", "full")
+# The scales, smallest first: tiny (seconds, for tests), quick (a CPU in minutes),
+# standard (a CPU in tens of minutes: models trained to the point each claim is about;
+# not every experiment has it), full (the grids the claims deserve).
+SCALES = ("tiny", "quick", "standard", "full")
 
 
 def check_scale(scale: str) -> str:
