@@ -173,9 +173,7 @@ def test_train_bio_constraints_on_bio_tags_still_train(corpora, capsys):
     assert (corpora / "run" / "model.pt").is_file()
 
 
-@pytest.mark.skipif(
-    __import__("torch").cuda.is_available(), reason="this machine has CUDA"
-)
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
 def test_train_cuda_without_cuda_refused(tmp_path, capsys):
     rc, err = lab(capsys, "train", *TINY, *SYNTH, "--device", "cuda",
                   "--out", str(tmp_path / "run"))  # fmt: skip

@@ -11,9 +11,11 @@ DIR holds the old run or the new one, complete, never a mix. Exit status: 0 done
 user error (found before training: data, tags, options, device, DIR), 3 the loss became
 non-finite, 130 interrupted (the best state so far is saved).
 F (``--train``, ``--dev``, ``--test``): a CoNLL-U or column file (format by extension,
-``--format`` to override), a built-in synthetic corpus ``NAME:N`` (e.g.
-``synthetic-hmm:1000``; each split draws its own sample from the same generator), or a
-real corpus split ``NAME:SPLIT`` (e.g. ``ud_ewt:train``, ``wnut17:dev``).
+then by content: CoNLL-U of any name is read as CoNLL-U; ``--format`` overrides), a
+built-in synthetic corpus ``NAME:N`` (e.g. ``synthetic-hmm:1000``; each split draws its
+own sample from the same generator), or a real corpus split ``NAME:SPLIT`` (e.g.
+``ud_ewt:train``, ``wnut17:dev``). Every split is read, and its tags checked against
+train's, before training starts.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         default="auto",
-        help="corpus file format: auto (by extension), conllu or columns",
+        choices=("auto", "conllu", "columns"),
+        help="corpus file format: auto (by extension, then content), conllu or columns",
     )
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda[:i], mps")
