@@ -80,17 +80,6 @@ def parse_config(text: str, cls: type) -> Any:
     return cls.from_dict(data)
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format",
-        default="auto",
-        choices=("auto", "conllu", "columns"),
-        help="corpus file format: auto (by extension, then content), conllu or columns",
-    )
-    parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
-    parser.add_argument("--device", default=None, help="auto (default), cpu, cuda[:i], mps")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = __doc__.split("\n", 2)[2]
@@ -101,6 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="where model.pt etc. go")
     parser.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     parser.add_argument("--train-config", metavar="CONFIG", default="", help="TrainConfig fields")
+    from lab.cli.common import add_data_arguments
+
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=int, default=None, help="max_epochs")
     parser.add_argument("--lr", type=float, default=None)
@@ -252,7 +243,7 @@ def main(args: argparse.Namespace) -> int:
 
     from lab.atomic import write_atomic
     from lab.cli import EXIT_INTERRUPTED, EXIT_NONFINITE
-    from lab.cli.evaluate import format_table
+    from lab.cli.common import format_table
     from lab.data import Vocabs
     from lab.data.corpora import check_tags, load_sentences
     from lab.models import ModelConfig, build_tagger

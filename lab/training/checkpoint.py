@@ -4,11 +4,13 @@ vocabularies, saved as plain containers with ``torch.save`` and loaded with
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from lab.atomic import write_atomic
 
 FORMAT = "lab-checkpoint"
 VERSION = 1
@@ -53,11 +55,9 @@ def save_checkpoint(
     }
     if payload["model_config"] is None or payload["vocabs"] is None:
         raise ValueError("a checkpoint needs a model_config and vocabs to rebuild the model")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
