@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--scale", choices=SCALES, default=None, help="grid scale (default: quick)")
     scale.add_argument("--quick", dest="scale", action="store_const", const="quick")
+    scale.add_argument("--standard", dest="scale", action="store_const", const="standard")
     scale.add_argument("--full", dest="scale", action="store_const", const="full")
     parser.add_argument("--workers", type=int, default=1, help="parallel runs (default 1)")
     parser.add_argument(
@@ -36,6 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="output directory (default results/<name>/)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        default=None,
+        metavar="NAME=TRAIN,DEV,TEST",
+        help="a corpus by path (CoNLL-U or CoNLL columns, gz or not), or the NAME of a "
+        "built-in one; repeatable; replaces the experiment's default corpora",
+    )
+    parser.add_argument(
+        "--corpora",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="a TOML file of corpora ([NAME] train=, dev=, test=, format=), with --corpus",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -53,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
         from lab.device import resolve_device
 
         resolve_device(args.device)  # e.g. cuda on a machine without CUDA
+    corpora = corpora_from(args)
     out_dir = args.out if args.out is not None else Path("results") / args.experiment
     scale = args.scale or "quick"
     print(f"{args.experiment}: scale {scale!r} -> {out_dir}", file=sys.stderr)
@@ -66,6 +83,7 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         address=args.address,
         command=provenance.command_line(),
+        corpora=corpora,
     )
     print_failures(result)
     print(json.dumps(result.summary, indent=2))
@@ -74,3 +92,20 @@ def main(args: argparse.Namespace) -> int:
         print(f"{n} of {total} runs failed (rerun to retry them)", file=sys.stderr)
         return 1
     return 0
+
+
+def corpora_from(args: argparse.Namespace) -> dict[str, dict | None] | None:
+    """The corpora ``--corpus`` and ``--corpora`` name (None: the experiment's default)."""
+    from lab.data.corpora import parse_corpus_arg, read_corpora_file
+
+    if args.corpus is None and args.corpora is None:
+        return None
+    corpora: dict[str, dict | None] = {}
+    if args.corpora is not None:
+        corpora.update(read_corpora_file(args.corpora))
+    for text in args.corpus or []:
+        name, spec = parse_corpus_arg(text)
+        if name in corpora:
+            raise ValueError(f"--corpus {name!r} is given twice")
+        corpora[name] = spec
+    return corpora

@@ -230,3 +230,88 @@ def check_tags(
                 f"{where}: {split} tag {tag!r} (token {sentence.tokens[j]!r}) was not seen in "
                 f"{against}; known tags: {shown}"
             )
+
+
+# --- corpora given by path (lab run EXPERIMENT --corpus NAME=TRAIN,DEV,TEST) ----------
+
+CORPUS_SPLITS = ("train", "dev", "test")
+_CORPUS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def parse_corpus_arg(text: str) -> tuple[str, dict[str, str] | None]:
+    """``NAME=TRAIN,DEV,TEST`` -> (NAME, {"train", "dev", "test", "format": "auto"}); a
+    bare ``NAME`` -> (NAME, None): a built-in corpus of the experiment. ValueError saying
+    what was expected otherwise."""
+    name, sep, files = text.partition("=")
+    name = name.strip()
+    if not _CORPUS_NAME.fullmatch(name):
+        raise ValueError(
+            f"--corpus {text!r}: expected NAME=TRAIN,DEV,TEST (NAME letters, digits, _ or -)"
+        )
+    if not sep:
+        return name, None
+    paths = [p.strip() for p in files.split(",")]
+    if len(paths) != 3 or not all(paths):
+        missing = CORPUS_SPLITS[len([p for p in paths if p]) :] or CORPUS_SPLITS
+        raise ValueError(
+            f"--corpus {text!r}: expected three comma-separated files TRAIN,DEV,TEST; "
+            f"missing {', '.join(missing)}"
+        )
+    return name, {"train": paths[0], "dev": paths[1], "test": paths[2], "format": "auto"}
+
+
+def read_corpora_file(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """A TOML file of corpora, one table each; relative paths are relative to the file::
+
+    [mytb]
+    train = "data/train.conllu"
+    dev = "data/dev.conllu"
+    test = "data/test.conllu"
+    format = "conllu"        # optional: auto (default), conllu, columns
+    """
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"corpora file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not valid TOML ({err})") from None
+    corpora = {}
+    for name, table in data.items():
+        if not isinstance(table, dict) or not _CORPUS_NAME.fullmatch(name):
+            raise ValueError(f"{path}: [{name}] must be a table of train, dev and test files")
+        missing = [s for s in CORPUS_SPLITS if s not in table]
+        unknown = sorted(set(table) - {*CORPUS_SPLITS, "format"})
+        if missing or unknown:
+            raise ValueError(
+                f"{path}: [{name}] lacks {missing} / has unknown keys {unknown}; expected "
+                f"{list(CORPUS_SPLITS)} and optionally format"
+            )
+        spec = {s: str((path.parent / str(table[s])).resolve()) for s in CORPUS_SPLITS}
+        spec["format"] = str(table.get("format", "auto"))
+        corpora[name] = spec
+    return corpora
+
+
+def check_corpus(name: str, spec: dict[str, str]) -> dict[str, list[Sentence]]:
+    """Read and check every split of a corpus given by path, before any compute: each
+    file exists and parses (the reader names path:line of a bad line), no split is
+    empty, and every dev and test tag was seen in train (named with its file:line).
+    Returns the splits."""
+    fmt = spec.get("format", "auto")
+    if fmt not in ("auto", "conllu", "columns"):
+        raise ValueError(f"corpus {name!r}: format must be auto, conllu or columns, got {fmt!r}")
+    splits = {}
+    for split in CORPUS_SPLITS:
+        path = Path(spec[split])
+        if not path.exists():
+            raise FileNotFoundError(f"corpus {name!r}: {split} file {path} does not exist")
+        splits[split] = read_corpus(path, fmt=fmt)
+        if not splits[split]:
+            raise ValueError(f"corpus {name!r}: the {split} split {path} holds no sentence")
+    known = {tag for sentence in splits["train"] for tag in sentence.tags}
+    for split in ("dev", "test"):
+        check_tags(splits[split], known, spec[split], split, fmt, against=spec["train"])
+    return splits

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from lab.atomic import write_atomic
+from lab.errors import UsageError
 from lab.runs import experiment as experiments
 from lab.runs import provenance
 from lab.runs.records import load_records, results_path
@@ -46,6 +47,23 @@ def workers_for(module: ModuleType, workers: int) -> int:
     return 1 if getattr(module, "SERIAL", False) else workers
 
 
+def grid_of(module: ModuleType, scale: str, corpora: dict | None = None) -> list[dict]:
+    """``module.grid(scale)``, or ``module.grid(scale, corpora=...)`` after every corpus
+    given by path is read and checked; a UsageError for an experiment that reads none."""
+    if corpora is None:
+        return module.grid(scale)
+    import inspect
+
+    if "corpora" not in inspect.signature(module.grid).parameters:
+        raise UsageError(f"experiment {module.NAME!r} reads no real corpus: drop --corpus")
+    from lab.data.corpora import check_corpus
+
+    for corpus, spec in corpora.items():
+        if spec is not None:
+            check_corpus(corpus, spec)
+    return module.grid(scale, corpora=corpora)
+
+
 def run_experiment(
     name: str,
     scale: str,
@@ -56,19 +74,23 @@ def run_experiment(
     progress: bool = True,
     address: str | None = None,
     command: str | None = None,
+    corpora: dict[str, dict | None] | None = None,
 ) -> ExperimentResult:
     """Run experiment ``name``'s grid at ``scale`` into ``out_dir`` (resumable: finished
     runs are skipped), then summarise it (tables, plots, ``summary.json``).
 
     ``device`` is resolved once and set as every run's config "device", so that every
     command shares run ids; ``executor`` defaults to "pool" with more than one worker.
+    ``corpora`` (for an experiment whose ``grid`` takes them): ``{name: None}`` for a
+    built-in corpus, ``{name: {"train", "dev", "test", "format"}}`` for one by path; each
+    is read and checked before any run starts.
     """
     experiments.check_scale(scale)
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     module = experiments.load(name)
     resolved = provenance.resolve_device(device)
-    configs = [{**config, "device": resolved} for config in module.grid(scale)]
+    configs = [{**config, "device": resolved} for config in grid_of(module, scale, corpora)]
     n_workers = workers_for(module, workers)
     executor = executor or ("pool" if n_workers > 1 else "local")
     from lab.runs.sweep import run_sweep
