@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments._common import has_scale
+from experiments._common import has_scale, pick
 from lab.cli.reproduce import CLAIMS
 from lab.report.verdict import VERDICTS
 from lab.runs import experiment
@@ -48,8 +48,13 @@ def test_standard_scale_for_the_six_claims_and_a_clear_error_elsewhere() -> None
     for name in SIX:
         configs = experiment.load(name).grid("standard")
         assert configs and len({c["seed"] for c in configs}) >= 3
-    with pytest.raises(ValueError, match="learning_curve has no standard scale"):
-        experiment.load("learning_curve").grid("standard")
+    # an experiment without one says so by name (its grid calls pick without standard=)
+    namespace = {"NAME": "no_standard_here", "pick": pick}
+    exec("def grid(scale):\n    return pick(scale, 1, 2, 3)", namespace)
+    assert namespace["grid"]("quick") == 2
+    with pytest.raises(ValueError, match="no_standard_here has no standard scale"):
+        namespace["grid"]("standard")
+    assert not has_scale(namespace["grid"], "standard")
 
 
 @pytest.mark.parametrize("name", CLAIMS)
