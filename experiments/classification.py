@@ -7,9 +7,9 @@ One run = one BiLSTM tagger (softmax head, or an UNconstrained CRF head: it may 
 BIO structure from the data, nothing forbids an invalid sequence) on a synthetic BIO
 corpus with known structure (quick and standard scales: a BiLSTM reaches > 0.9 token
 accuracy on it in seconds; WNUT 17 at the full scale, where present) for one seed: the
-three stages checked against ``decode``; by enumeration over all C^T tag sequences of short inputs, the sum of
-p(y | x) and the largest gap between p(y_1, y_2 | x) and p(y_1 | x) p(y_2 | x); and the
-invalid-transition rate and span F1 of the decoded test set.
+three stages checked against ``decode``; by enumeration over all C^T tag sequences of
+short inputs, the sum of p(y | x) and the largest gap between p(y_1, y_2 | x) and
+p(y_1 | x) p(y_2 | x); and the invalid-transition rate and span F1 of the decoded test set.
 """
 
 from __future__ import annotations
