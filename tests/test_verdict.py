@@ -12,7 +12,6 @@ from experiments import (
     ewt_quality,
     exact_inference,
     greedy_vs_exact,
-    learning_curve,
     vanishing_gradients,
     word_order,
 )
@@ -77,20 +76,6 @@ def test_exact_inference_rule_both_ways() -> None:
     short = _curves([10, 100, 1000], lambda t: 0.02 * t)
     low = exact_inference.rule(1e-12, 1e-12, exp_enum, short)
     assert low.verdict == V.INSUFFICIENT and "T = 1000" in low.key_figures
-
-
-def test_learning_curve_rule_both_ways() -> None:
-    shrinks = learning_curve.rule([0.10, 0.12, 0.11], [0.001, -0.002, 0.0], 100, 10000)
-    assert shrinks.verdict == V.SUPPORTED
-    stays = learning_curve.rule([0.05, 0.05, 0.05], [0.08, 0.081, 0.079], 100, 10000)
-    assert stays.verdict == V.NOT_SUPPORTED
-    # shrinks but still clearly above zero
-    partial = learning_curve.rule([0.10, 0.11, 0.12], [0.05, 0.051, 0.049], 100, 10000)
-    assert partial.verdict == V.MIXED
-    assert "10000" in shrinks.key_figures and "BiLSTM-CRF" in shrinks.rule
-    assert learning_curve.rule([], [0.1], 1, 2).verdict == V.SKIPPED
-    # one seed has no CI: a gap that stays 5 points up must not read as "caught up"
-    assert learning_curve.rule([0.10], [0.05], 100, 10000).verdict == V.SKIPPED
 
 
 def test_word_order_rule_both_ways() -> None:
