@@ -198,3 +198,9 @@ def test_quality_bar_rule_both_ways() -> None:
     assert ewt_quality.rule([94.5], [94.6], 95.0).verdict == V.NOT_SUPPORTED
     assert ewt_quality.rule([94.8, 95.1], [], 95.0).verdict == V.MIXED
     assert ewt_quality.rule([], [94.6], 95.0).verdict == V.SKIPPED
+
+
+def test_estimate_format_signs_the_mean_not_the_half_width() -> None:
+    est = S.Estimate(0.0013, 0.0007, 3)
+    assert est.format("+.2f", 100, " pts") == "+0.13 pts +- 0.07 (95% CI, 3 seeds)"
+    assert S.Estimate(-0.5, 0.25, 1).format(".2f") == "-0.50 +- 0.25 (95% CI, 1 seed)"

@@ -104,8 +104,10 @@ class Estimate:
         return self.mean + self.half
 
     def format(self, spec: str = ".3f", scale: float = 1.0, unit: str = "") -> str:
-        """``"0.912 +- 0.031 (95% CI, 3 seeds)"``; ``scale`` multiplies (100: points)."""
-        half = "inf" if math.isinf(self.half) else format(scale * self.half, spec)
+        """``"0.912 +- 0.031 (95% CI, 3 seeds)"``; ``scale`` multiplies (100: points). A
+        sign in ``spec`` ("+.2f") signs the mean only: a half-width has none."""
+        half_spec = spec.lstrip("+- ")
+        half = "inf" if math.isinf(self.half) else format(scale * self.half, half_spec)
         seeds = "seed" if self.n == 1 else "seeds"
         return f"{format(scale * self.mean, spec)}{unit} +- {half} (95% CI, {self.n} {seeds})"
 
