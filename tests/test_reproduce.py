@@ -188,3 +188,12 @@ def test_figures_agree_within_their_cis():
         result.markdown
     )
     assert compare(ref, run, "standard").unmatched == ["c"]
+
+
+def test_a_companion_runs_into_its_claims_folder_without_an_entry(stubs, monkeypatch):
+    from lab.cli import reproduce as reproduce_cli
+
+    monkeypatch.setattr(reproduce_cli, "COMPANIONS", {"stub_a": (("stub_b", "cost"),)})
+    assert reproduce(stubs, "--only", "stub_a") == 0
+    assert len((stubs / "stub_a" / "cost" / "results.jsonl").read_text().splitlines()) == 4
+    assert set(json.loads((stubs / "summary.json").read_text())) == {"stub_a"}

@@ -30,6 +30,9 @@ CLAIMS = (
     "greedy_vs_exact",
     "encoder_decoder",
 )
+# Experiments that measure what a claim's tables need beside it, run right after it into
+# a subfolder of its results (no verdict of their own): claim 2's cost, timed alone.
+COMPANIONS = {"learning_curve": (("learning_curve_cost", "cost"),)}
 
 # What the full scale costs (printed with --full). An estimate, not a measurement: the
 # quick grids' per-run costs scaled by the full grids' runs (learning_curve: 588 runs,
@@ -183,21 +186,21 @@ def main(args: argparse.Namespace) -> int:
     timings: dict[str, float] = {}
     failures: list[str] = []
     start_all = time.perf_counter()
-    for name in names:
-        print(f"\n== {name} -> {out / name}")
-        start = time.perf_counter()
+
+    def run_one(name: str, folder: Path) -> ExperimentResult:
+        print(f"\n== {name} -> {folder}")
         try:
             result = run_experiment(
                 name,
                 args.scale,
-                out / name,
+                folder,
                 executor=args.executor,
                 workers=workers,
                 device=device,
                 progress=not args.no_progress,
                 command=command,
             )
-        except Exception as err:  # one broken summary must not lose the other claims
+        except Exception as err:  # one broken experiment must not lose the other claims
             failures.append(name)
             print(f"  {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
             result = ExperimentResult(
@@ -207,11 +210,18 @@ def main(args: argparse.Namespace) -> int:
                 {"command": command, "scale": args.scale},
             )
         torch.set_num_threads(threads)
-        wall = time.perf_counter() - start
-        timings[name] = wall
         print_failures(result)
         if result.failed:
             failures.append(name)
+        return result
+
+    for name in names:
+        start = time.perf_counter()
+        result = run_one(name, out / name)
+        for companion, subfolder in COMPANIONS.get(name, ()):
+            run_one(companion, out / name / subfolder)
+        wall = time.perf_counter() - start
+        timings[name] = wall
         entries = readme.update_summary(out, readme.entry(result, out / name, wall))
         readme.write_readme(out, entries, CLAIMS)
         print(f"  verdict: {result.summary['verdict']} -- {result.summary['key_figures']}")
