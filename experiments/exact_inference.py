@@ -167,12 +167,8 @@ def rule(
     exact = logz_max_err <= tol and marginal_max_err <= tol
     log_growth = stats.slope_estimate(enum_curves, log_x=False, last=GROWTH_POINTS)
     exponential = log_growth.low > math.log(min_growth)
-    # time per token at each T, median over seeds: (n_T,)
-    per_token = np.median([np.asarray(y) / np.asarray(x) for x, y in fb_curves], axis=0)
-    big = fb_ts >= LINEAR_FROM
-    ratio = float(per_token[big].max() / per_token[big].min())
+    ratio, slope = stats.per_token_spread(fb_curves, LINEAR_FROM)
     linear = ratio <= flat
-    slope = stats.slope_estimate(fb_curves, log_x=True, last=int(big.sum()))
     figures = (
         f"max |log Z diff| = {logz_max_err:.1e}, max |marginal diff| = {marginal_max_err:.1e}; "
         f"enumeration time x{math.exp(log_growth.mean):.2f} per extra token (95% CI "

@@ -243,11 +243,8 @@ def rule(
     approximate = miss.low > 0
     log_growth = stats.slope_estimate(exact_curves, log_x=False, last=GROWTH_POINTS)
     exponential = log_growth.low > math.log(min_growth)
-    per_token = np.median([np.asarray(y) / np.asarray(x) for x, y in greedy_curves], axis=0)
-    big = greedy_ts >= LINEAR_FROM
-    ratio = float(per_token[big].max() / per_token[big].min())
+    ratio, slope = stats.per_token_spread(greedy_curves, LINEAR_FROM)
     linear = ratio <= flat
-    slope = stats.slope_estimate(greedy_curves, log_x=True, last=int(big.sum()))
     figures = (
         f"token accuracy: autoregressive (exact) {ar.format()}, CRF {crf.format()}; greedy "
         f"misses the exact argmax on {miss.format('.1f', 100, '%')} of {n_sentences} "

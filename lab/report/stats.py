@@ -10,6 +10,7 @@ Cornish-Fisher expansion beyond (error < 1e-6 there), so scipy is not needed.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -141,6 +142,23 @@ def slope_estimate(
         fy = [math.log(y) for y in ys] if log_y else [float(y) for y in ys]
         slopes.append(_slope(fx, fy, last))
     return estimate(slopes)
+
+
+def per_token_spread(
+    curves: Sequence[tuple[Sequence[float], Sequence[float]]], from_t: float
+) -> tuple[float, Estimate]:
+    """How linear measured times are: over the T >= ``from_t`` (the same Ts in every
+    curve, one curve (Ts, times) per seed), the max / min of time / T (median over seeds;
+    1 for a perfectly linear cost) and the log-log slope of time vs T (CI over seeds)."""
+    ts = [float(t) for t in curves[0][0]]
+    per_token = [  # time / T at each T, the median over seeds
+        statistics.median(float(y[i]) / t for _, y in curves) for i, t in enumerate(ts)
+    ]
+    big = [v for t, v in zip(ts, per_token, strict=True) if t >= from_t]
+    if len(big) < 2:
+        raise ValueError(f"a spread needs >= 2 lengths T >= {from_t}, got {len(big)}")
+    slope = slope_estimate(curves, log_x=True, last=len(big))
+    return max(big) / min(big), slope
 
 
 # --- CIs at other levels, and equivalence (two one-sided tests) ---------------------
