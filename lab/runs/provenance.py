@@ -124,7 +124,7 @@ def describe_device(device: str = "auto") -> str:
 
 def now() -> str:
     """The current time, ISO 8601 in UTC, to the second."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def collect(device: str = "auto", argv: list[str] | None = None) -> dict:

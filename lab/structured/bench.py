@@ -294,7 +294,7 @@ def main(args: argparse.Namespace) -> int:
         "# CRF inference benchmark",
         "",
         f"- command: `{_command_line()}`",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {_cpu_name()} ({platform.machine()}), {os.cpu_count()} cores, "
         f"python {platform.python_version()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} torch threads, device {device}",
