@@ -70,6 +70,8 @@ def test_reproduce_writes_results_and_readme(stubs, capsys) -> None:
         assert text in readme, text
     entry = json.loads((stubs / "summary.json").read_text())["stub_a"]
     assert entry["runs"] == 4 and entry["failed"] == 0 and entry["scale"] == "tiny"
+    records = [json.loads(line) for line in lines]
+    assert entry["compute_s"] == pytest.approx(sum(r["wall_s"] for r in records), abs=0.1)
 
 
 def test_rerun_resumes_and_only_updates_its_entry(stubs) -> None:

@@ -32,6 +32,7 @@ ENTRY_FIELDS = (
     "device",
     "commit",
     "wall_s",
+    "compute_s",
     "runs",
     "failed",
     "date",
@@ -60,6 +61,9 @@ def entry(result, folder: str | os.PathLike, wall_s: float) -> dict:
         "device": context.get("device"),
         "commit": context.get("commit"),
         "wall_s": round(wall_s, 1),
+        # the runs' own time, summed: what the results cost, also when this invocation
+        # only resumed a sweep whose runs were already done
+        "compute_s": round(sum(float(r.get("wall_s") or 0.0) for r in result.records), 1),
         "runs": len(result.records),
         "failed": len(result.failed),
         "date": now(),
@@ -106,15 +110,15 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
         "`rule()`). Tables (Markdown + CSV) and plots (PNG) are in each experiment's "
         "folder, each stating how it was made.",
         "",
-        "| # | claim | verdict | scale | runs | wall time |",
-        "|---|---|---|---|---|---|",
+        "| # | claim | verdict | scale | runs | wall time | run time, summed |",
+        "|---|---|---|---|---|---|---|",
     ]
     for i, name in enumerate(names, start=1):
         e = entries[name]
         runs = f"{e.get('runs', '?')}" + (f" ({e['failed']} failed)" if e.get("failed") else "")
         lines.append(
             f"| {i} | [{name}]({name}/) | **{e['verdict']}** | {e.get('scale', '?')} | "
-            f"{runs} | {_duration(e.get('wall_s'))} |"
+            f"{runs} | {_duration(e.get('wall_s'))} | {_duration(e.get('compute_s'))} |"
         )
     total = sum(float(entries[n].get("wall_s") or 0.0) for n in names)
     lines += ["", f"Total wall time of the listed experiments: {_duration(total)}.", ""]
@@ -149,7 +153,8 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
             f"- seeds: {seeds_text}",
             f"- device: {e.get('device', '?')}",
             f"- commit: {e.get('commit', '?')}",
-            f"- wall time: {_duration(e.get('wall_s'))}; runs: {e.get('runs', '?')}, "
+            f"- wall time: {_duration(e.get('wall_s'))} (the runs' own time, summed: "
+            f"{_duration(e.get('compute_s'))}); runs: {e.get('runs', '?')}, "
             f"failed: {e.get('failed', 0)}; written {e.get('date', '?')}",
         ]
         if e.get("files"):
