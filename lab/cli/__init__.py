@@ -45,13 +45,13 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "reproduce": ("lab.cli.reproduce", "run every lecture experiment and write results/"),
+    "reproduce": ("lab.cli.reproduce", "rerun every lecture experiment and compare with results/"),
     "run": ("lab.cli.run", "run one experiment's grid of runs (resumable)"),
     "report": ("lab.cli.report", "turn a results directory into tables and plots"),
     "train": ("lab.cli.train", "train one model on a corpus"),
     "evaluate": ("lab.cli.evaluate", "evaluate a checkpoint on a corpus"),
     "data": ("lab.cli.data", "corpus statistics and synthetic corpora"),
-    "bench": ("lab.cli.bench", "speed benchmarks (crf, rnn)"),
+    "bench": ("lab.cli.bench", "speed benchmarks (crf, rnn, tagger)"),
 }
 
 
