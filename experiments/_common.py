@@ -94,12 +94,16 @@ def provenance(context: dict) -> dict:
     return {k: context[k] for k in keys if k in context}
 
 
-def write_table(df, out_dir: Path, stem: str, context: dict, title: str = "") -> tuple:
-    """``df`` as ``out_dir/stem.md`` (titled, headed by how it was made) and ``.csv``,
-    through lab.report."""
+def write_table(
+    df, out_dir: Path, stem: str, context: dict, title: str = "", columns=None
+) -> tuple:
+    """``df`` as ``out_dir/stem.md`` (titled, headed by how it was made; only ``columns``
+    if given) and ``.csv`` (every column), through lab.report.tables."""
     from lab.report.tables import write_table as report_write_table
 
-    return report_write_table(df, Path(out_dir) / stem, provenance(context), title=title or None)
+    return report_write_table(
+        df, Path(out_dir) / stem, provenance(context), title=title or None, columns=columns
+    )
 
 
 def plot(df, out_dir: Path, stem: str, context: dict, **kwargs: Any) -> list[Path]:

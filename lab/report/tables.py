@@ -287,13 +287,20 @@ def write_table(
     provenance: dict | None,
     title: str | None = None,
     digits: int = 4,
+    columns: Sequence[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<stem>.md`` (headed by how it was made; mean/std/CI triples of an
-    :func:`aggregate` table as one readable cell each) and ``<stem>.csv`` (every column,
-    full precision, one header row), each atomically. Returns both paths."""
+    :func:`aggregate` table as one readable cell each; only ``columns`` if given, to stay
+    within :data:`MAX_COLUMNS`) and ``<stem>.csv`` (every column, full precision, one
+    header row), each atomically. Returns both paths."""
     stem = Path(path_stem)
     md_path, csv_path = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".csv")
     shown, collapsed = readable(df)
+    if columns is not None:
+        missing = [c for c in columns if c not in shown.columns]
+        if missing:
+            raise ValueError(f"no columns {missing} to show; the table has {list(shown.columns)}")
+        shown = shown[list(columns)]
     header = [f"# {title}", ""] if title else []
     header += [f"How this was made: {format_provenance(provenance)}", ""]
     if collapsed:
