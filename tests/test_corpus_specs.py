@@ -99,3 +99,27 @@ def test_lab_run_refuses_a_bad_spec_before_any_run(tmp_path, capsys):
     assert not (out / "results.jsonl").exists()  # nothing computed
     code = lab_main(["run", "word_order", "--scale", "tiny", "--out", str(out), "--corpus", "x"])
     assert code == 2 and "reads no real corpus" in capsys.readouterr().err
+
+
+def test_lab_run_learning_curve_on_a_treebank_given_by_path(tmp_path, capsys):
+    import random
+
+    rng = random.Random(0)
+    pos = {"the": "DET", "a": "DET", "dog": "NOUN", "cat": "NOUN", "runs": "VERB"}
+    paths = {}
+    for split, n in (("train", 60), ("dev", 20), ("test", 20)):
+        lines = []
+        for _ in range(n):
+            for j in range(rng.randint(3, 7)):
+                word = rng.choice(list(pos))
+                lines.append(f"{j + 1}\t{word}\t{word}\t{pos[word]}\t_\t_\t0\troot\t_\t_")
+            lines.append("")
+        paths[split] = tmp_path / f"{split}.conllu"
+        paths[split].write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    spec = f"mytb={paths['train']},{paths['dev']},{paths['test']}"
+    argv = ["run", "learning_curve", "--scale", "tiny", "--out", str(out), "--no-progress"]
+    assert lab_main([*argv, "--corpus", spec]) == 0
+    capsys.readouterr()
+    assert (out / "mytb_scores.md").is_file() and (out / "mytb_scores.csv").is_file()
+    assert any(p.suffix == ".png" and p.name.startswith("mytb") for p in out.iterdir())
