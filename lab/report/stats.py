@@ -24,20 +24,41 @@ _T975 = (
 _Z975 = 1.959963984540054
 
 
-def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
-    if not isinstance(df, (int,)) or isinstance(df, bool) or df < 1:
+# t(0.95, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals): the 90% two-sided CI that a
+# two-one-sided-tests equivalence check at alpha = 0.05 reads.
+_T95 = (
+    6.313752, 2.919986, 2.353363, 2.131847, 2.015048, 1.943180, 1.894579, 1.859548,
+    1.833113, 1.812461, 1.795885, 1.782288, 1.770933, 1.761310, 1.753050, 1.745884,
+    1.739607, 1.734064, 1.729133, 1.724718, 1.720743, 1.717144, 1.713872, 1.710882,
+    1.708141, 1.705618, 1.703288, 1.701131, 1.699127, 1.697261,
+)  # fmt: skip
+_Z95 = 1.6448536269514722
+_TABLES = {0.975: (_T975, _Z975), 0.95: (_T95, _Z95)}
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom, for p = 0.975 (the
+    two-sided 95% CI) or 0.95 (the two-sided 90% CI); a table to df 30, Cornish-Fisher
+    beyond (Abramowitz & Stegun 26.7.5; error < 1e-6 there)."""
+    if p not in _TABLES:
+        raise ValueError(f"t quantile tabulated for p in {sorted(_TABLES)}, got {p!r}")
+    if not isinstance(df, int) or isinstance(df, bool) or df < 1:
         raise ValueError(f"degrees of freedom must be an int >= 1, got {df!r}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z, v = _Z975, float(df)
-    # Cornish-Fisher expansion of the t quantile around the normal one (Abramowitz &
-    # Stegun 26.7.5).
+    table, z = _TABLES[p]
+    if df <= len(table):
+        return table[df - 1]
+    v = float(df)
     g1 = (z**3 + z) / 4
     g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
     g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
     g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
     return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
+
+
+def t_quantile_975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (df >= 1): the
+    half-width factor of a two-sided 95% CI."""
+    return t_quantile(0.975, df)
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float, int]:
@@ -162,36 +183,6 @@ def per_token_spread(
 
 
 # --- CIs at other levels, and equivalence (two one-sided tests) ---------------------
-
-# t(0.95, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals): the 90% two-sided CI that a
-# two-one-sided-tests equivalence check at alpha = 0.05 reads.
-_T95 = (
-    6.313752, 2.919986, 2.353363, 2.131847, 2.015048, 1.943180, 1.894579, 1.859548,
-    1.833113, 1.812461, 1.795885, 1.782288, 1.770933, 1.761310, 1.753050, 1.745884,
-    1.739607, 1.734064, 1.729133, 1.724718, 1.720743, 1.717144, 1.713872, 1.710882,
-    1.708141, 1.705618, 1.703288, 1.701131, 1.699127, 1.697261,
-)  # fmt: skip
-_Z95 = 1.6448536269514722
-_TABLES = {0.975: (_T975, _Z975), 0.95: (_T95, _Z95)}
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with ``df`` degrees of freedom, for p = 0.975 (the
-    two-sided 95% CI) or 0.95 (the two-sided 90% CI); a table to df 30, Cornish-Fisher
-    beyond (as ``t_quantile_975``)."""
-    if p not in _TABLES:
-        raise ValueError(f"t quantile tabulated for p in {sorted(_TABLES)}, got {p!r}")
-    if not isinstance(df, int) or isinstance(df, bool) or df < 1:
-        raise ValueError(f"degrees of freedom must be an int >= 1, got {df!r}")
-    table, z = _TABLES[p]
-    if df <= len(table):
-        return table[df - 1]
-    v = float(df)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
