@@ -293,7 +293,8 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     import numpy as np
     import pandas as pd
 
-    from lab.report.tables import aggregate
+    from lab.atomic import write_atomic
+    from lab.report.tables import aggregate, mean_ci_cell
 
     df, n_capped = common.uncapped(common.frame(records))
     if df.empty:
@@ -337,14 +338,33 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     floor = float(np.finfo(np.float32).smallest_subnormal)
     grads["log10_relative_grad_norm"] = np.log10(grads["relative_grad_norm"].clip(lower=floor))
     table = aggregate(grads, by=["when", "cell", "distance"], metrics=["log10_relative_grad_norm"])
+    # every distance in the CSV; the Markdown a reader compares: cells side by side at a
+    # few distances
+    write_atomic(Path(out_dir) / "gradient_norms_all.csv", table.to_csv(index=False))
+    shown = sorted({0, 1, 2, 5, 10, 20, 50, 100} & set(table["distance"]))
+    cells = [c for c in CELLS if c in set(table["cell"])]
+    pivot = []
+    for when in ("init", "trained"):
+        for distance in shown:
+            row = {"when": when, "distance": distance}
+            for cell in cells:
+                hit = table[(table["when"] == when) & (table["cell"] == cell)
+                            & (table["distance"] == distance)]  # fmt: skip
+                row[cell] = (
+                    mean_ci_cell(float(hit["log10_relative_grad_norm_mean"].iloc[0]),
+                                 float(hit["log10_relative_grad_norm_ci95"].iloc[0]))
+                    if len(hit) else "-"
+                )  # fmt: skip
+            pivot.append(row)
     common.write_table(
-        table,
+        pd.DataFrame(pivot),
         out_dir,
         "gradient_norms",
         context,
-        f"log10 of ||d loss_T / d h_t|| / ||d loss_T / d h_T|| against the distance T - t, "
-        f"on {PROBE_SENTENCES} lag-{largest_lag} probe sentences (norms averaged over the "
-        "sentences; log10 averaged over seeds).",
+        f"log10 of ||d loss_T / d h_t|| / ||d loss_T / d h_T|| at distances T - t, on "
+        f"{PROBE_SENTENCES} lag-{largest_lag} probe sentences (norms averaged over the "
+        "sentences; log10 averaged over seeds, +- its 95% CI over seeds). Every distance: "
+        "gradient_norms_all.csv.",
     )
     for when in ("init", "trained"):
         common.plot(
