@@ -260,7 +260,13 @@ def rule(
         f"unconstrained CRF Viterbi {crf.format('.2f', 100, '%')}; softmax - CRF "
         f"{gap.format('+.2f', 100, ' pts')}"
     )
-    return verdict.Verdict(result, text, figures)
+    key = tuple(e.figure(f"{m} token accuracy") for m, e in sorted(acc.items())) + (
+        soft.figure("softmax argmax invalid BIO transitions per token"),
+        crf.figure("unconstrained CRF invalid BIO transitions per token"),
+        gap.figure("softmax - CRF invalid rate (paired)"),
+        verdict.figure("proper distribution, factorised (within tol)", proper, exact=True),
+    )
+    return verdict.Verdict(result, text, figures, key)
 
 
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
@@ -322,4 +328,4 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
         figures += f"; three stages = decode: {bool(soft['three_stages_match_decode'].all())}"
     if n_capped:
         figures += f"; {n_capped} run(s) stopped by the time safety net, left out"
-    return verdict.Verdict(result.verdict, result.rule, figures).as_dict()
+    return result.with_key_figures(figures).as_dict()

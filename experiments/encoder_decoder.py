@@ -185,7 +185,13 @@ def rule(
         f"{long_.format()} at {longest}: drop {drop.format('+.3f')}; beam minus greedy exact "
         f"match {gain.format('+.3f')}"
     )
-    return verdict.Verdict(verdict.both(falls, improves), text, figures)
+    key = (
+        short.figure(f"greedy token accuracy at length {shortest}"),
+        long_.figure(f"greedy token accuracy at length {longest}"),
+        drop.figure("drop from shortest to longest (paired)"),
+        gain.figure("beam - greedy exact match (paired)"),
+    )
+    return verdict.Verdict(verdict.both(falls, improves), text, figures, key)
 
 
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
@@ -254,4 +260,4 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     figures = f"{result.key_figures}; cell {main}, >= {n} test sentences per length and seed"
     if n_capped:
         figures += f"; {n_capped} run(s) stopped by the time safety net, left out"
-    return verdict.Verdict(result.verdict, result.rule, figures).as_dict()
+    return result.with_key_figures(figures).as_dict()

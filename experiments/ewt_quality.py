@@ -121,7 +121,10 @@ def rule(crf: Sequence[float], softmax: Sequence[float], bar: float) -> verdict.
     if softmax:
         s_mean, s_half, s_n = stats.mean_ci95(softmax)
         figures += f"; BiLSTM-softmax {s_mean:.2f}% (n={s_n}{_ci(s_half)})"
-    return verdict.Verdict(result, text, f"{figures}; bar {bar:.1f}%")
+    key = (stats.estimate(crf).figure("BiLSTM-CRF test accuracy (%)"),)
+    if softmax:
+        key += (stats.estimate(softmax).figure("BiLSTM-softmax test accuracy (%)"),)
+    return verdict.Verdict(result, text, f"{figures}; bar {bar:.1f}%", key)
 
 
 def _ci(half: float) -> str:

@@ -176,7 +176,12 @@ def rule(
         f"{log_growth.n} seeds); forward-backward time / T varies x{ratio:.2f} (max / min) "
         f"over T = {LINEAR_FROM}..{fb_ts.max():.0f}, log-log slope {slope.format('.2f')}"
     )
-    return verdict.Verdict(verdict.both(exact, exponential and linear), text, figures)
+    key = (
+        verdict.figure("exact (log Z and marginals within tol)", exact, exact=True),
+        log_growth.figure("enumeration log time growth per extra token"),
+        slope.figure("forward-backward log-log slope of time vs T"),
+    )
+    return verdict.Verdict(verdict.both(exact, exponential and linear), text, figures, key)
 
 
 def curves(df, method: str) -> list[Curve]:

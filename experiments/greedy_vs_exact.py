@@ -253,7 +253,14 @@ def rule(
         f"greedy time / T varies x{ratio:.2f} over T = {LINEAR_FROM}..{greedy_ts.max():.0f}, "
         f"log-log slope {slope.format('.2f')}"
     )
-    return verdict.Verdict(verdict.both(approximate, exponential and linear), text, figures)
+    key = (
+        ar.figure("autoregressive token accuracy"),
+        crf.figure("CRF token accuracy"),
+        miss.figure("greedy miss rate"),
+        log_growth.figure("exact decoding log time growth per extra token"),
+        slope.figure("greedy log-log slope of time vs T"),
+    )
+    return verdict.Verdict(verdict.both(approximate, exponential and linear), text, figures, key)
 
 
 def curves(timing, decoder: str) -> list[Curve]:
@@ -356,4 +363,4 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     )
     if n_capped:
         extra += f"; {n_capped} run(s) stopped by the time safety net, left out"
-    return verdict.Verdict(result.verdict, result.rule, result.key_figures + extra).as_dict()
+    return result.with_key_figures(result.key_figures + extra).as_dict()

@@ -642,7 +642,13 @@ def rule(
     if result == verdict.INSUFFICIENT:
         reason = f"{prefix}the seeds cannot decide whether the gap is gone"
         return verdict.insufficient(reason, text, figures)
-    return verdict.Verdict(result, text, prefix + figures)
+    name = f"{label}: " if label else ""
+    key = (
+        small.figure(f"{name}gap at {smallest} (points)", 100),
+        large.figure(f"{name}gap at {largest} (points)", 100),
+        shrink.figure(f"{name}change of the gap (paired, points)", 100),
+    )
+    return verdict.Verdict(result, text, prefix + figures, key)
 
 
 def _pts(e: stats.Estimate) -> str:
@@ -786,7 +792,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     if failed:
         figures += f"; {len(failed)} run(s) failed (see results.jsonl)"
     _discussion(df, extra, anchor, out_dir, context)
-    return verdict.Verdict(result.verdict, result.rule, figures).as_dict()
+    return result.with_key_figures(figures).as_dict()
 
 
 def _tables(part, corpus: str, metric: str, sizes: list[int], out_dir: Path, context: dict) -> None:

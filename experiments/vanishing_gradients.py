@@ -286,7 +286,15 @@ def rule(
             else "no lag where the Elman RNN is at chance and every gated cell carries the key"
         )
     )
-    return verdict.Verdict(verdict.both(grad_half, info_half), text, figures)
+    key = tuple(
+        e.figure(f"{c} trained log10 relative gradient norm") for c, e in sorted(grads.items())
+    )
+    key += tuple(
+        stats.estimate(accuracy[c][k]).figure(f"{c} query accuracy at lag {k}")
+        for c in sorted(accuracy)
+        for k in lags
+    )
+    return verdict.Verdict(verdict.both(grad_half, info_half), text, figures, key)
 
 
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
@@ -395,4 +403,4 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     extra = f"; at initialisation (geometric mean): {init_text}"
     if n_capped:
         extra += f"; {n_capped} run(s) stopped by the time safety net, left out"
-    return verdict.Verdict(result.verdict, result.rule, result.key_figures + extra).as_dict()
+    return result.with_key_figures(result.key_figures + extra).as_dict()

@@ -168,7 +168,10 @@ def rule(
         + ", ".join(f"{k} {e.format()}" for k, e in sorted(rnns.items()))
         + f"; lowest CI end {worst} {rnns[worst].low:.3f}"
     )
-    return verdict.Verdict(verdict.both(at_chance, rnn_ok), text, figures)
+    key = (bow.figure("bag-of-words accuracy"),) + tuple(
+        e.figure(f"{k} accuracy") for k, e in sorted(rnns.items())
+    )
+    return verdict.Verdict(verdict.both(at_chance, rnn_ok), text, figures, key)
 
 
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:

@@ -204,3 +204,15 @@ def test_estimate_format_signs_the_mean_not_the_half_width() -> None:
     est = S.Estimate(0.0013, 0.0007, 3)
     assert est.format("+.2f", 100, " pts") == "+0.13 pts +- 0.07 (95% CI, 3 seeds)"
     assert S.Estimate(-0.5, 0.25, 1).format(".2f") == "-0.50 +- 0.25 (95% CI, 1 seed)"
+
+
+def test_structured_figures_travel_with_the_verdict() -> None:
+    est = S.Estimate(0.5, 0.1, 3)
+    assert est.figure("gap", 100) == {"name": "gap", "value": 50.0, "n": 3, "ci": 10.0}
+    assert "ci" not in S.Estimate(0.5, math.inf, 1).figure("one seed")
+    a = V.Verdict(V.SUPPORTED, "r", "a", (est.figure("x"),))
+    b = V.Verdict(V.SUPPORTED, "r", "b", (V.figure("exact", 1, exact=True),))
+    both = V.combine([a, b], "r")
+    assert [f["name"] for f in both.as_dict()["figures"]] == ["x", "exact"]
+    assert a.with_key_figures("more").figures == a.figures
+    assert "figures" not in V.Verdict(V.MIXED, "r", "k").as_dict()

@@ -125,6 +125,15 @@ class Estimate:
     def high(self) -> float:
         return self.mean + self.half
 
+    def figure(self, name: str, scale: float = 1.0) -> dict:
+        """This estimate as a key figure (lab.report.verdict.figure's form): ``scale``
+        times the mean and the half-width."""
+        half = scale * self.half
+        out = {"name": name, "value": scale * self.mean, "n": self.n}
+        if math.isfinite(half):
+            out["ci"] = half
+        return out
+
     def format(self, spec: str = ".3f", scale: float = 1.0, unit: str = "") -> str:
         """``"0.912 +- 0.031 (95% CI, 3 seeds)"``; ``scale`` multiplies (100: points). A
         sign in ``spec`` ("+.2f") signs the mean only: a half-width has none."""

@@ -26,19 +26,42 @@ VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, INSUFFICIENT, SKIPPED)
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's verdict, the rule that produced it, and the figures the rule read."""
+    """A claim's verdict, the rule that produced it, and the figures the rule read: as
+    text (``key_figures``) and, for a reproduction to compare number by number, as
+    ``figures`` (:func:`figure` dicts: name, value, 95% CI half-width or exact)."""
 
     verdict: str
     rule: str
     key_figures: str
+    figures: tuple[dict, ...] = ()
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict:
         """The dict an experiment's ``summarize`` returns."""
-        return {"verdict": self.verdict, "rule": self.rule, "key_figures": self.key_figures}
+        out = {"verdict": self.verdict, "rule": self.rule, "key_figures": self.key_figures}
+        if self.figures:
+            out["figures"] = [dict(f) for f in self.figures]
+        return out
+
+    def with_key_figures(self, key_figures: str) -> Verdict:
+        """The same verdict with the text of its figures replaced (a summary adds context
+        to what the rule read); the structured figures stay."""
+        return Verdict(self.verdict, self.rule, key_figures, self.figures)
+
+
+def figure(name: str, value: float, ci: float | None = None, exact: bool = False) -> dict:
+    """One key figure for ``lab reproduce``'s comparison: ``ci`` is the 95% half-width
+    (None: no CI; such figures agree when equal to 3 significant digits); ``exact``
+    figures (counts, a bound met or not) agree only when equal."""
+    out = {"name": name, "value": float(value)}
+    if ci is not None:
+        out["ci"] = float(ci)
+    if exact:
+        out["exact"] = True
+    return out
 
 
 def skipped(reason: str, rule: str = "") -> Verdict:
@@ -65,14 +88,15 @@ def combine(verdicts: Sequence[Verdict], rule: str) -> Verdict:
     figures are every part's, in order.
     """
     used = [v for v in verdicts if v.verdict != SKIPPED]
-    figures = "; ".join(v.key_figures for v in verdicts)
+    text = "; ".join(v.key_figures for v in verdicts)
+    figures = tuple(f for v in verdicts for f in v.figures)
     if not used:
-        return Verdict(SKIPPED, rule, figures)
+        return Verdict(SKIPPED, rule, text, figures)
     kinds = {v.verdict for v in used}
     if INSUFFICIENT in kinds:
-        return Verdict(INSUFFICIENT, rule, figures)
+        return Verdict(INSUFFICIENT, rule, text, figures)
     verdict = kinds.pop() if len(kinds) == 1 else MIXED
-    return Verdict(verdict, rule, figures)
+    return Verdict(verdict, rule, text, figures)
 
 
 def both(first: bool, second: bool) -> str:
