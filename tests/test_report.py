@@ -288,3 +288,23 @@ def test_readable_tables_stay_within_the_column_budget():
     assert mean_ci_cell(0.953, 0.005, percent=True) == "95.3 +- 0.5"
     assert mean_ci_cell(12.3456, 0.51) == "12.3 +- 0.51"
     assert mean_ci_cell(float("nan"), 0.1) == "-"
+
+
+def test_outputs_in_results_do_not_make_the_code_dirty(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "lab" / "x.py").write_text("x = 1\n")
+    (tmp_path / "results" / "README.md").write_text("old\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    assert provenance.git_commit(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "README.md").write_text("rewritten by a reproduction\n")
+    assert provenance.git_commit(tmp_path)["dirty"] is False
+    (tmp_path / "lab" / "x.py").write_text("x = 2\n")
+    assert provenance.git_commit(tmp_path)["dirty"] is True

@@ -54,10 +54,11 @@ def git_commit(repo: str | os.PathLike | None = None) -> dict:
     sha = git("rev-parse", "HEAD")
     if sha is None:
         return {"sha": None, "dirty": None}
-    # Dirty: a tracked file changed anywhere, or new (untracked) code in the package or
-    # the experiments, which the commit would not reproduce. Untracked outputs elsewhere
-    # (results/) do not count.
-    tracked = git("status", "--porcelain", "--untracked-files=no")
+    # Dirty: a tracked file changed anywhere but in results/ (what the code writes is not
+    # code: a reproduction rewriting results/README.md must not call its own later runs
+    # dirty), or new (untracked) code in the package or the experiments, which the commit
+    # would not reproduce.
+    tracked = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     new_code = git("status", "--porcelain", "--untracked-files=all", "--", *SOURCE_DIRS)
     if tracked is None or new_code is None:
         return {"sha": sha.strip(), "dirty": None}
