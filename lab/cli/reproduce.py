@@ -238,7 +238,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"runs or summaries failed in: {sorted(set(failures))}", file=sys.stderr)
         status = 1
     if out.resolve() != reference.resolve():
-        ran = {n: e for n, e in readme.load_summary(out).items() if n in names}
+        summary = readme.load_summary(out)
+        ran = {n: summary[n] for n in names if n in summary}  # in the claims' order
         result = compare(readme.load_summary(reference), ran, args.scale)
         write_atomic(out / "comparison.md", result.markdown)
         print("\n" + result.markdown)
