@@ -355,3 +355,14 @@ def test_two_sweeps_into_one_directory_at_once_are_refused(toy_dir, tmp_path):
         with pytest.raises(UsageError, match="another sweep is running"):
             run_sweep("toy", toy_configs(), out, progress=False)
     assert len(run_sweep("toy", toy_configs(), out, progress=False)) == 8
+
+
+def test_lab_run_keeps_each_scale_in_its_own_folder(toy_dir, tmp_path, monkeypatch, capsys):
+    from lab.cli import main as lab_main
+
+    monkeypatch.chdir(tmp_path)
+    assert lab_main(["run", "toy", "--quick", "--no-progress"]) == 0
+    assert lab_main(["run", "toy", "--standard", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert len(load_records(tmp_path / "results" / "toy")) == 12
+    assert len(load_records(tmp_path / "results" / "standard" / "toy")) == 12

@@ -34,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "every run's config 'device' (as lab reproduce does, so both share run ids)",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default results/<name>/)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default results/<name>/ at the quick scale, "
+        "results/<scale>/<name>/ at the others)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -70,8 +74,11 @@ def main(args: argparse.Namespace) -> int:
 
         resolve_device(args.device)  # e.g. cuda on a machine without CUDA
     corpora = corpora_from(args)
-    out_dir = args.out if args.out is not None else Path("results") / args.experiment
     scale = args.scale or "quick"
+    # results/<name>/ holds the quick scale, results/<scale>/<name>/ the others (as lab
+    # reproduce's references): one folder never mixes two scales' records
+    default = Path("results") if scale == "quick" else Path("results") / scale
+    out_dir = args.out if args.out is not None else default / args.experiment
     print(f"{args.experiment}: scale {scale!r} -> {out_dir}", file=sys.stderr)
     result = run_experiment(
         args.experiment,
