@@ -297,6 +297,18 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate_rows(rows, rates) -> list[str]:
+    """One Markdown row per bench row: lab's and the reference's tokens/s and their ratio."""
+    out = []
+    for i, row in enumerate(rows):
+        lab, ref = rates[i, "lab"], rates[i, "ref"]
+        out.append(
+            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {ref:,.0f} "
+            f"| {lab / ref:.2f} |"
+        )
+    return out
+
+
 def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) -> str:
     import torch
 
@@ -323,12 +335,7 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         "| model | chars | B | lab tokens/s | reference tokens/s | lab / reference |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for i, row in enumerate(rows):
-        lab, ref = train_rate[i, "lab"], train_rate[i, "ref"]
-        lines.append(
-            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {ref:,.0f} "
-            f"| {lab / ref:.2f} |"
-        )
+    lines += _rate_rows(rows, train_rate)
     lines += [
         "",
         "## Decoding (encoder + Viterbi for crf heads, argmax for softmax; no grad)",
@@ -336,12 +343,7 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         "| model | chars | B | lab tokens/s | reference tokens/s | lab / reference |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for i, row in enumerate(rows):
-        lab, ref = decode_rate[i, "lab"], decode_rate[i, "ref"]
-        lines.append(
-            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {ref:,.0f} "
-            f"| {lab / ref:.2f} |"
-        )
+    lines += _rate_rows(rows, decode_rate)
     lines += [
         "",
         "## Viterbi alone (the same encoder states; lab's CRF head vs pytorch-crf's decode)",
