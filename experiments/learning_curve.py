@@ -232,7 +232,13 @@ def grid(scale: str, corpora: Mapping[str, Mapping | None] | None = None) -> lis
                     if files is not None:
                         config["corpus_files"] = files
                     configs.append(config)
-    return configs
+    # The sweep runs in this order: the runs a verdict reads first (the bidirectional pair
+    # on every corpus, then the unidirectional pair), the other models' rows after them,
+    # so that a sweep stopped part-way has decided what it can.
+    return sorted(configs, key=lambda c: _PRIORITY.get(c["model"], len(_PRIORITY)))
+
+
+_PRIORITY = {m: rank for rank, pair in enumerate(PAIRS.values()) for m in pair}
 
 
 def _chosen_cells(
