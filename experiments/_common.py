@@ -203,7 +203,7 @@ def shuffled_chunks(n: int, batch_size: int, seed: int, epoch: int) -> list[list
 
 def train_config(config: dict, dev_metric: str = "token_accuracy"):
     """The run's training settings (``config``: lr, batch_size, max_epochs, patience,
-    max_seconds, seed, device) as a lab.training TrainConfig. ``max_seconds`` is a safety
+    max_seconds, seed, device, amp) as a lab.training TrainConfig. ``max_seconds`` is a safety
     net only: a run it stops is counted and left out of every verdict (``capped``)."""
     from lab.training.config import TrainConfig
 
@@ -216,6 +216,7 @@ def train_config(config: dict, dev_metric: str = "token_accuracy"):
         dev_metric=dev_metric,
         device=str(config.get("device", "auto")),
         seed=int(config["seed"]),
+        amp=str(config.get("amp", "none")),
         progress=False,
     )
 

@@ -159,6 +159,7 @@ def test_ewt_quality_runs_at_tiny_scale(tmp_path) -> None:
     if not configs:
         pytest.skip("UD EWT is not there")
     assert {c["head"] for c in configs} == {"crf", "softmax"}
+    assert Counter(c.get("amp", "none") for c in configs) == {"none": 2, "bf16": 2}
     records = run_sweep("ewt_quality", configs, tmp_path, progress=False)
     failed = [r["error"] for r in records if r["status"] != "ok"]
     assert not failed, failed[0]
@@ -175,3 +176,7 @@ def test_ewt_quality_runs_at_tiny_scale(tmp_path) -> None:
     as_full = [{**r, "metrics": {**r["metrics"], "train_sentences": 12544}} for r in records]
     summary = module.summarize(as_full, tmp_path, CONTEXT)
     assert summary["verdict"] == "not supported" and "bar 95.0%" in summary["key_figures"]
+    # the verdict reads the fp32 runs; the bf16 ones are reported beside it
+    assert "bf16 crf: test accuracy" in summary["key_figures"]
+    assert "fp32's" in summary["key_figures"]
+    assert "| bf16 |" in (tmp_path / "per_seed.md").read_text()

@@ -156,3 +156,73 @@ def test_bench_tagger_writes_its_tables_at_a_tiny_size(tmp_path):
     for name in ("bilstm-crf", "bilstm-softmax", "lstm-crf"):
         for chars in ("-", "cnn", "lstm"):
             assert text.count(f"| {name} | {chars} | 8 |") == 2  # one row per table
+
+
+def test_bench_tagger_rows_have_both_precisions_and_their_ratios(tmp_path):
+    from lab.models import bench_tagger
+
+    parser = argparse.ArgumentParser()
+    bench_tagger.add_arguments(parser)
+    args = parser.parse_args(
+        "--synthetic --sentences 16 --batch-sizes 8 --embedding-dim 8 --hidden 8 --char-dim 4 "
+        f"--rounds 1 --max-batches 1 --models lstm-crf --out {tmp_path / 'b.md'}".split()
+    )
+    assert bench_tagger.main(args) == 0
+    rows = [r for r in (tmp_path / "b.md").read_text().splitlines() if r.startswith("| lstm-crf")]
+    training = rows[0].strip("|").split("|")
+    lab, bf16, ref, ratio, bf16_ratio = (float(c.replace(",", "")) for c in training[3:])
+    assert min(lab, bf16, ref) > 0
+    assert ratio == pytest.approx(lab / ref, rel=0.02, abs=0.01)
+    assert bf16_ratio == pytest.approx(bf16 / ref, rel=0.02, abs=0.01)
+
+
+# --- bf16 autocast (TrainConfig amp="bf16"): the encoder in bf16, the heads in float32
+
+
+def bf16_tagger(head: str, seed: int = 0):
+    """A small BiLSTM tagger with char BiLSTM features, 20 sentences, their vocabs and
+    their one batch."""
+    from lab.data import builtin_corpus
+
+    sentences = builtin_corpus("synthetic-hmm", 20, seed=seed)
+    vocabs = Vocabs.build(sentences, chars=True)
+    config = ModelConfig(
+        encoder="lstm", bidirectional=True, embedding_dim=16, hidden=32, head=head,
+        char_features=True, char_encoder="lstm", char_dim=8,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = build_tagger(config, vocabs)
+    return model, sentences, vocabs, make_batches(sentences, vocabs, batch_size=20)[0]
+
+
+@pytest.mark.parametrize("head", ["softmax", "crf", "autoregressive"])
+def test_heads_score_in_float32_under_bf16_autocast(head):
+    model, _, _, batch = bf16_tagger(head)
+    fp32 = model.loss(batch).item()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        features = model.encode(batch)
+        loss = model.loss(batch)
+        marginals = model.head.marginals(features, batch.mask)
+    assert features.dtype == torch.bfloat16  # the encoder did run in bf16
+    assert loss.dtype == torch.float32 and marginals.dtype == torch.float32
+    # bf16 encoder states move the loss by their rounding only (8-bit mantissa: ~1%)
+    assert abs(loss.item() - fp32) < 0.02 * fp32
+    sums = marginals.sum(-1)[batch.mask]
+    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+
+
+@pytest.mark.parametrize("head", ["softmax", "crf"])
+def test_tagger_trained_by_fit_under_bf16_autocast_learns(head):
+    from lab.training.config import TrainConfig
+    from lab.training.evaluate import evaluate
+    from lab.training.fit import fit
+
+    model, train, vocabs, _ = bf16_tagger(head)
+    config = TrainConfig(
+        lr=2e-2, batch_size=10, max_epochs=40, patience=40, device="cpu", amp="bf16",
+        progress=False,
+    )  # fmt: skip
+    before = evaluate(model, train, vocabs)["token_accuracy"]
+    fit(model, train, train, config, vocabs=vocabs)
+    after = evaluate(model, train, vocabs)["token_accuracy"]
+    assert after >= 0.95 > before, (before, after)

@@ -12,6 +12,7 @@ is taken within the same run. Writes a markdown table atomically to ``--out``.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import statistics
@@ -174,14 +175,15 @@ def _time(fn, batches, device) -> float:
     return time.perf_counter() - start
 
 
-def _trainer(model, lr: float = 1e-3, lab_optimizer: bool = False):
+def _trainer(model, device, lr: float = 1e-3, lab_optimizer: bool = False, amp: str = "none"):
     """One training step of ``model``: lab's taggers step with lab.training.fit's
-    optimizer (fused AdamW), the reference with the AdamW a user would write."""
+    optimizer (fused AdamW) and its autocast (``amp``: TrainConfig.amp), the reference
+    with the AdamW a user would write."""
     import torch
 
-    if lab_optimizer:
-        from lab.training.fit import make_optimizer
+    from lab.training.fit import autocast, make_optimizer
 
+    if lab_optimizer:
         optimizer = make_optimizer(model, lr)
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -189,18 +191,22 @@ def _trainer(model, lr: float = 1e-3, lab_optimizer: bool = False):
     def step(batch) -> None:
         model.train()
         optimizer.zero_grad()
-        model.loss(batch).backward()
+        with autocast(device, amp):
+            loss = model.loss(batch)
+        loss.backward()
         optimizer.step()
 
     return step
 
 
-def _decoder(model):
+def _decoder(model, device, amp: str = "none"):
     import torch
+
+    from lab.training.fit import autocast
 
     def decode(batch) -> None:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device, amp):
             model.decode(batch)
 
     return decode
@@ -278,9 +284,12 @@ def main(args: argparse.Namespace) -> int:
         lab = _lab_model(row, vocabs, args).to(device)
         ref = reference_tagger(row, len(vocabs.words), len(vocabs.chars), len(vocabs.tags), args)
         ref = ref.to(device)
-        for side, model in (("lab", lab), ("ref", ref)):
-            train_jobs[i, side] = (_trainer(model, lab_optimizer=side == "lab"), row.batch_size)
-            decode_jobs[i, side] = (_decoder(model), row.batch_size)
+        for side, model, amp in (("lab", lab, "none"), ("bf16", lab, "bf16"), ("ref", ref, "none")):
+            if side == "bf16":  # the same weights would train on: a copy steps apart
+                model = copy.deepcopy(lab)
+            step = _trainer(model, device, lab_optimizer=side != "ref", amp=amp)
+            train_jobs[i, side] = (step, row.batch_size)
+            decode_jobs[i, side] = (_decoder(model, device, amp), row.batch_size)
         if row.head == "crf" and row.chars is None:
             jobs = _viterbi_jobs(lab, ref, row, batches_of[row.batch_size], device)
             viterbi_jobs.update({(i, side): job for side, job in jobs.items()})
@@ -297,14 +306,22 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+RATE_HEADER = [
+    "| model | chars | B | lab fp32 tokens/s | lab bf16 tokens/s | reference tokens/s "
+    "| lab fp32 / ref | lab bf16 / ref |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+]
+
+
 def _rate_rows(rows, rates) -> list[str]:
-    """One Markdown row per bench row: lab's and the reference's tokens/s and their ratio."""
+    """One Markdown row per bench row: lab's tokens/s (fp32, and under bf16 autocast),
+    the reference's, and the two ratios."""
     out = []
     for i, row in enumerate(rows):
-        lab, ref = rates[i, "lab"], rates[i, "ref"]
+        lab, bf16, ref = rates[i, "lab"], rates[i, "bf16"], rates[i, "ref"]
         out.append(
-            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {ref:,.0f} "
-            f"| {lab / ref:.2f} |"
+            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {bf16:,.0f} "
+            f"| {ref:,.0f} | {lab / ref:.2f} | {bf16 / ref:.2f} |"
         )
     return out
 
@@ -315,6 +332,10 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     if device.type == "cuda":
         machine += f", {torch.cuda.get_device_name(device)}"
+    else:
+        machine += f", {torch.backends.cpu.get_cpu_capability()}, AMX tiles " + (
+            "yes" if torch.cpu._is_amx_tile_supported() else "no"
+        )
     lines = [
         "# Tagger throughput: lab vs the tagger a user would write",
         "",
@@ -323,25 +344,24 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         f"{args.max_batches} per size). E={args.embedding_dim}, H={args.hidden} per "
         f"direction, chars {args.char_dim} (CNN filters; BiLSTM per direction), one layer, "
         f"no dropout; lab steps with lab's optimizer (fused AdamW, lab.training.fit), the "
-        f"reference with torch.optim.AdamW's default. {args.rounds} interleaved rounds, "
-        "median; tokens/s of real "
-        "tokens.",
+        f"reference with torch.optim.AdamW's default; lab bf16 = the same lab model under "
+        f"bf16 autocast (TrainConfig amp='bf16': encoder in bf16, heads score in float32), "
+        f"the reference in fp32 as a user writes it. {args.rounds} interleaved rounds, "
+        "median; tokens/s of real tokens.",
         "Reference: nn.Embedding (+ the same char CNN, or the same char BiLSTM as a packed "
         "nn.LSTM) + packed nn.LSTM + Linear + pytorch-crf's CRF (or softmax). Targets (CPU, "
         "1 thread, B=32): bilstm-crf >= 3.0x words only and with char BiLSTM; Viterbi >= 3x.",
         "",
         "## Training (forward + backward + AdamW step)",
         "",
-        "| model | chars | B | lab tokens/s | reference tokens/s | lab / reference |",
-        "|---|---|---:|---:|---:|---:|",
+        *RATE_HEADER,
     ]
     lines += _rate_rows(rows, train_rate)
     lines += [
         "",
         "## Decoding (encoder + Viterbi for crf heads, argmax for softmax; no grad)",
         "",
-        "| model | chars | B | lab tokens/s | reference tokens/s | lab / reference |",
-        "|---|---|---:|---:|---:|---:|",
+        *RATE_HEADER,
     ]
     lines += _rate_rows(rows, decode_rate)
     lines += [

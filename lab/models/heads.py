@@ -4,6 +4,10 @@ A head reads encoder states ``features (B, T, D)`` and the batch's ``mask (B, T)
 gives ``log_prob(tags) (B,)``, ``loss`` (mean NLL per real token: the sum of sentence
 NLLs over the number of real tokens, the same reduction for every head),
 ``marginals (B, T, C)`` (zero on padding) and ``decode -> (B, T)`` long (0 on padding).
+
+Under autocast (``TrainConfig.amp``) the encoder runs in bf16/fp16, but every head turns
+its scores into float32 before a softmax or a dynamic program: a sentence's log Z is a
+sum of T terms, and bf16's 8-bit mantissa would round it by ~0.5 nats at log Z ~ 100.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class SoftmaxHead(Head):
 
     def log_probs(self, features: torch.Tensor) -> torch.Tensor:
         """(B, T, C) log softmax of every token."""
-        return torch.log_softmax(self.proj(features), dim=-1)
+        return torch.log_softmax(self.proj(features).float(), dim=-1)
 
     def log_prob(self, features, mask, tags):
         tags = _clean_tags(tags, mask, self.num_tags)
@@ -120,8 +124,8 @@ class CRFHead(Head):
         self.register_buffer("allowed_start", allowed_start)
 
     def emissions(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) emission log-potentials."""
-        return self.proj(features)
+        """(B, T, C) emission log-potentials, float32 (see the module docstring)."""
+        return self.proj(features).float()
 
     def crf(self, features: torch.Tensor, mask: torch.Tensor) -> LinearChainCRF:
         """The ``LinearChainCRF`` over this batch."""
@@ -190,7 +194,7 @@ class AutoregressiveHead(Head):
         -> log p(y_t | ...) (N, C), new state (1, N, Hs)."""
         inputs = torch.cat([h_t, self.tag_embedding(prev)], dim=-1).unsqueeze(1)  # (N, 1, D+E)
         out, state = self.rnn(inputs, state)
-        return torch.log_softmax(self.proj(out.squeeze(1)), dim=-1), state
+        return torch.log_softmax(self.proj(out.squeeze(1)).float(), dim=-1), state
 
     def _token_log_probs(self, features: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: (B, T) log p(y_t | y_<t, x) of the given tags."""
@@ -200,7 +204,7 @@ class AutoregressiveHead(Head):
         inputs = torch.cat([features, self.tag_embedding(prev)], dim=-1)  # (B, T, D+E)
         # right padding: padded steps come after every real one and are never read
         out, _ = self.rnn(inputs)  # (B, T, Hs)
-        logp = torch.log_softmax(self.proj(out), dim=-1)  # (B, T, C)
+        logp = torch.log_softmax(self.proj(out).float(), dim=-1)  # (B, T, C)
         return logp.gather(2, tags.unsqueeze(-1)).squeeze(-1)
 
     def log_prob(self, features, mask, tags):

@@ -168,7 +168,11 @@ def _lr_lambda(schedule: str, total_steps: int) -> Callable[[int], float]:
     return lambda step: 1.0
 
 
-def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """The forward pass's mixed precision (``TrainConfig.amp``): ``none``, ``bf16`` (CPU
+    or CUDA; on a CPU with AMX tiles oneDNN's bf16 LSTM and matmuls are several times
+    faster than fp32, see results/bench_tagger.md) or ``fp16`` (CUDA only, ValueError
+    elsewhere). The heads score in float32 either way (lab.models.heads)."""
     if amp == "none":
         return contextlib.nullcontext()
     if amp == "fp16" and device.type != "cuda":
@@ -215,7 +219,7 @@ class _Stepper:
         self, model: Trainable, config: TrainConfig, device: torch.device, steps_per_epoch: int
     ) -> None:
         self.model, self.config, self.device = model, config, device
-        _autocast(device, config.amp)  # raises now, not mid-epoch, for fp16 off CUDA
+        autocast(device, config.amp)  # raises now, not mid-epoch, for fp16 off CUDA
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _lr_lambda(config.lr_schedule, steps_per_epoch * config.max_epochs)
@@ -229,7 +233,7 @@ class _Stepper:
 
     def step(self, batch: TrainBatch) -> torch.Tensor:
         """One update; returns the detached loss on the device."""
-        with _autocast(self.device, self.config.amp):
+        with autocast(self.device, self.config.amp):
             loss = self.loss_fn(batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
