@@ -960,19 +960,20 @@ def _lester_figures(part, gaps: dict, metric: str, corpus: str) -> str:
     )
 
 
-def ewt_quality_point() -> str:
+def ewt_quality_point(folder: Path | None = None) -> str:
     """The converged full-EWT pair from results/ewt_quality (CRF - softmax test accuracy,
-    paired by seed), or "" when those records are absent."""
+    paired by seed; the fp32 runs, not the bf16 ones beside them), or "" when those
+    records are absent."""
     from lab.runs.records import load_records
 
-    folder = Path(__file__).resolve().parents[1] / "results" / "ewt_quality"
+    folder = folder or Path(__file__).resolve().parents[1] / "results" / "ewt_quality"
     try:
         records = [r for r in load_records(folder) if r.get("status") == "ok"]
     except (OSError, ValueError):
         return ""
     by_head: dict[str, dict[int, float]] = {}
     for r in records:
-        if r["metrics"].get("train_sentences", 0) >= 12544:
+        if r["metrics"].get("train_sentences", 0) >= 12544 and "amp" not in r["config"]:
             by_head.setdefault(r["config"]["head"], {})[int(r["config"]["seed"])] = float(
                 r["metrics"]["test_token_accuracy"]
             )

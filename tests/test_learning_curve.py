@@ -173,6 +173,33 @@ def test_standard_grid_is_budget_fair_and_as_the_issue_asks() -> None:
         assert all(c["char_features"] for c in by_corpus["ud_ewt"])
 
 
+def test_grid_runs_the_pairs_a_verdict_reads_first() -> None:
+    models = [c["model"] for c in lc.grid("standard")]
+    last_bi = max(i for i, m in enumerate(models) if m in lc.PAIRS["bidirectional"])
+    first_uni = min(i for i, m in enumerate(models) if m in lc.PAIRS["unidirectional"])
+    last_uni = max(i for i, m in enumerate(models) if m in lc.PAIRS["unidirectional"])
+    first_other = min(i for i, m in enumerate(models) if m in ("hmm", "bow-crf"))
+    assert last_bi < first_uni and last_uni < first_other
+
+
+def test_ewt_quality_point_pairs_the_fp32_runs_only(tmp_path) -> None:
+    import json
+
+    rows = [
+        ("crf", 0, 0.953, None), ("softmax", 0, 0.954, None), ("crf", 1, 0.951, None),
+        ("softmax", 1, 0.950, None), ("crf", 0, 0.90, "bf16"), ("softmax", 0, 0.99, "bf16"),
+    ]  # fmt: skip
+    with open(tmp_path / "results.jsonl", "w") as f:
+        for i, (head, seed, accuracy, amp) in enumerate(rows):
+            config = {"head": head, "seed": seed, **({"amp": amp} if amp else {})}
+            metrics = {"train_sentences": 12544, "test_token_accuracy": accuracy}
+            f.write(json.dumps({"id": str(i), "status": "ok", "config": config,
+                                "metrics": metrics}) + "\n")  # fmt: skip
+    text = lc.ewt_quality_point(tmp_path)
+    assert "BiLSTM-CRF 95.20%, softmax 95.20%" in text, text  # bf16 seed 0 left out
+    assert lc.ewt_quality_point(tmp_path / "absent") == ""
+
+
 def test_same_seed_gives_the_same_record_twice(tmp_path) -> None:
     config = dict(
         next(c for c in lc.grid("tiny") if c["model"] == "bilstm-crf" and c["size"] == 30),
