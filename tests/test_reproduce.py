@@ -199,3 +199,30 @@ def test_a_companion_runs_into_its_claims_folder_without_an_entry(stubs, monkeyp
     assert reproduce(stubs, "--only", "stub_a") == 0
     assert len((stubs / "stub_a" / "cost" / "results.jsonl").read_text().splitlines()) == 4
     assert set(json.loads((stubs / "summary.json").read_text())) == {"stub_a"}
+
+
+def test_report_of_a_folder_of_claims_rewrites_its_readme_from_the_records(
+    stubs, monkeypatch, capsys
+):
+    from lab.cli import reproduce as reproduce_cli
+
+    monkeypatch.setattr(reproduce_cli, "CLAIMS", ("stub_b", "stub_a"))
+    monkeypatch.setattr(reproduce_cli, "COMPANIONS", {"stub_a": (("stub_b", "cost"),)})
+    assert reproduce(stubs, "--only", "stub_a") == 0
+    for made in ("README.md", "summary.json", "stub_a/table.md", "stub_a/cost/table.md"):
+        (stubs / made).unlink()
+    records = (stubs / "stub_a" / "results.jsonl").read_text()
+    assert lab_main(["report", str(stubs)]) == 0
+    assert (stubs / "stub_a" / "results.jsonl").read_text() == records  # nothing was run
+    assert (stubs / "stub_a" / "cost" / "table.md").exists()  # the companion reported too
+    readme = (stubs / "README.md").read_text()
+    assert "| 1 | [stub_a](stub_a/) | **supported** | tiny | 4 | ? |" in readme
+    assert "written from the records" in readme and "stub_b](" not in readme
+    assert set(json.loads((stubs / "summary.json").read_text())) == {"stub_a"}
+    assert "stub_a: supported (4 runs)" in capsys.readouterr().out
+
+
+def test_report_of_a_folder_without_claims_is_a_clear_error(tmp_path, capsys):
+    assert lab_main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no claim folder holding one" in err and str(tmp_path) in err

@@ -41,9 +41,10 @@ ENTRY_FIELDS = (
 )
 
 
-def entry(result, folder: str | os.PathLike, wall_s: float) -> dict:
+def entry(result, folder: str | os.PathLike, wall_s: float | None) -> dict:
     """One experiment's README entry from its ``ExperimentResult`` (lab.runs.run_experiment):
-    what summarize returned and how the results were made."""
+    what summarize returned and how the results were made. ``wall_s``: this invocation's
+    wall time, None when it ran nothing (``lab report`` of a folder of claims)."""
     context = result.context
     folder = Path(folder)
     files = (
@@ -60,7 +61,7 @@ def entry(result, folder: str | os.PathLike, wall_s: float) -> dict:
         "seeds": context.get("seeds"),
         "device": context.get("device"),
         "commit": context.get("commit"),
-        "wall_s": round(wall_s, 1),
+        "wall_s": None if wall_s is None else round(wall_s, 1),
         # the runs' own time, summed: what the results cost, also when this invocation
         # only resumed a sweep whose runs were already done
         "compute_s": round(sum(float(r.get("wall_s") or 0.0) for r in result.records), 1),
@@ -105,7 +106,8 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
     lines = [
         "# Results: the lecture's claims, tested",
         "",
-        "Written by `lab reproduce`; do not edit by hand. Each verdict is computed from "
+        "Written by `lab reproduce` (or `lab report` of this folder, from the records); "
+        "do not edit by hand. Each verdict is computed from "
         "the runs by the rule printed beside it (`experiments/<name>.py`: `RULE`, "
         "`rule()`). Tables (Markdown + CSV) and plots (PNG) are in each experiment's "
         "folder, each stating how it was made.",
@@ -120,8 +122,13 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
             f"| {i} | [{name}]({name}/) | **{e['verdict']}** | {e.get('scale', '?')} | "
             f"{runs} | {_duration(e.get('wall_s'))} | {_duration(e.get('compute_s'))} |"
         )
-    total = sum(float(entries[n].get("wall_s") or 0.0) for n in names)
-    lines += ["", f"Total wall time of the listed experiments: {_duration(total)}.", ""]
+    compute = sum(float(entries[n].get("compute_s") or 0.0) for n in names)
+    if all(entries[n].get("wall_s") is not None for n in names):
+        total = sum(float(entries[n]["wall_s"]) for n in names)
+        lines += ["", f"Total wall time of the listed experiments: {_duration(total)}.", ""]
+    else:  # written by `lab report` from records: no wall time of its own to state
+        text = f"The runs' own time, summed: {_duration(compute)} (written from the records)."
+        lines += ["", text, ""]
     if any(entries[n].get("scale") in ("tiny", "quick") for n in names):
         lines += [
             "Small scales (tiny, quick) use few seeds and small models so that they run on a "

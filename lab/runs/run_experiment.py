@@ -133,7 +133,7 @@ def report_experiment(out_dir: str | Path, command: str | None = None) -> Experi
             f"{results_path(out_dir)} mixes experiments {names}; expected one per directory"
         )
     module = experiments.load(names[0])
-    scale = _stated_scale(out_dir)
+    scale = _stated_scale(out_dir, records)
     return summarize_experiment(module, records, out_dir, scale, command)
 
 
@@ -165,13 +165,23 @@ def write_summary(out_dir: str | Path, name: str, summary: dict, context: dict) 
     return path
 
 
-def _stated_scale(out_dir: Path) -> str | None:
-    """The scale an earlier summary of ``out_dir`` recorded, if any."""
+def _stated_scale(out_dir: Path, records: Sequence[dict] = ()) -> str | None:
+    """The scale an earlier summary of ``out_dir`` recorded, else the one the records'
+    command named (``--scale NAME`` or ``--NAME``; the default ``quick`` when it named
+    none), else None."""
     path = out_dir / SUMMARY_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("context", {}).get("scale")
+        stated = json.loads(path.read_text(encoding="utf-8")).get("context", {}).get("scale")
     except (OSError, ValueError, AttributeError):
+        stated = None
+    if stated or not records:
+        return stated
+    words = str(records[-1].get("command") or "").split()
+    if words[:2] not in (["lab", "run"], ["lab", "reproduce"]):
         return None
+    named = [w for i, w in enumerate(words) if i and words[i - 1] == "--scale"]
+    named += [w[2:] for w in words if w.startswith("--") and w[2:] in experiments.SCALES]
+    return named[0] if named else "quick"
 
 
 def other_commit_records(out_dir: str | Path) -> dict[str, int]:
