@@ -223,6 +223,8 @@ def test_report_of_a_folder_of_claims_rewrites_its_readme_from_the_records(
 
 
 def test_report_of_a_folder_without_claims_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "not_a_claim").mkdir()
+    (tmp_path / "not_a_claim" / "results.jsonl").write_text("")
     assert lab_main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no claim folder holding one" in err and str(tmp_path) in err

@@ -2,10 +2,10 @@
 ``summarize`` of the experiment named in its records (``lab.runs.run_experiment``).
 
 Given a folder of claim folders instead (``results/``, ``results/standard/``: no
-results.jsonl of its own), it reports every claim found there (and its companions, as
-``lab reproduce`` does) and rewrites that folder's summary.json and README.md from the
-records alone: no run is started, so a long sweep's README can be written while or after
-it runs."""
+results.jsonl of its own, subfolders holding one), it reports every claim found there
+(and its companions, as ``lab reproduce`` does) and rewrites that folder's summary.json
+and README.md from the records alone: no run is started, so a long sweep's README can be
+written while or after it runs."""
 
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ def main(args: argparse.Namespace) -> int:
     from lab.runs.records import results_path
     from lab.runs.run_experiment import report_experiment
 
-    if args.dir.is_dir() and not results_path(args.dir).exists():
+    if (
+        args.dir.is_dir()
+        and not results_path(args.dir).exists()
+        and any(results_path(child).exists() for child in args.dir.iterdir() if child.is_dir())
+    ):
         return report_tree(args.dir)
     result = report_experiment(args.dir)
     if result.failed:

@@ -26,6 +26,11 @@ EXACT_DECODE_LIMIT = 200_000
 _EXACT_CHUNK = 4096
 
 
+def _scores(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 when autocast made it bf16/fp16; float32/float64 as they are."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+
+
 def _clean_tags(tags: torch.Tensor, mask: torch.Tensor, num_tags: int) -> torch.Tensor:
     """tags (B, T) with padding set to 0; ValueError on a real tag outside [0, C)."""
     if tags.shape != mask.shape:
@@ -84,7 +89,7 @@ class SoftmaxHead(Head):
 
     def log_probs(self, features: torch.Tensor) -> torch.Tensor:
         """(B, T, C) log softmax of every token."""
-        return torch.log_softmax(self.proj(features).float(), dim=-1)
+        return torch.log_softmax(_scores(self.proj(features)), dim=-1)
 
     def log_prob(self, features, mask, tags):
         tags = _clean_tags(tags, mask, self.num_tags)
@@ -124,8 +129,8 @@ class CRFHead(Head):
         self.register_buffer("allowed_start", allowed_start)
 
     def emissions(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) emission log-potentials, float32 (see the module docstring)."""
-        return self.proj(features).float()
+        """(B, T, C) emission log-potentials (float32 under autocast: the module docstring)."""
+        return _scores(self.proj(features))
 
     def crf(self, features: torch.Tensor, mask: torch.Tensor) -> LinearChainCRF:
         """The ``LinearChainCRF`` over this batch."""
@@ -194,7 +199,7 @@ class AutoregressiveHead(Head):
         -> log p(y_t | ...) (N, C), new state (1, N, Hs)."""
         inputs = torch.cat([h_t, self.tag_embedding(prev)], dim=-1).unsqueeze(1)  # (N, 1, D+E)
         out, state = self.rnn(inputs, state)
-        return torch.log_softmax(self.proj(out.squeeze(1)).float(), dim=-1), state
+        return torch.log_softmax(_scores(self.proj(out.squeeze(1))), dim=-1), state
 
     def _token_log_probs(self, features: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: (B, T) log p(y_t | y_<t, x) of the given tags."""
@@ -204,7 +209,7 @@ class AutoregressiveHead(Head):
         inputs = torch.cat([features, self.tag_embedding(prev)], dim=-1)  # (B, T, D+E)
         # right padding: padded steps come after every real one and are never read
         out, _ = self.rnn(inputs)  # (B, T, Hs)
-        logp = torch.log_softmax(self.proj(out).float(), dim=-1)  # (B, T, C)
+        logp = torch.log_softmax(_scores(self.proj(out)), dim=-1)  # (B, T, C)
         return logp.gather(2, tags.unsqueeze(-1)).squeeze(-1)
 
     def log_prob(self, features, mask, tags):
