@@ -960,6 +960,22 @@ def _lester_figures(part, gaps: dict, metric: str, corpus: str) -> str:
     )
 
 
+def _huang_figures(part) -> str:
+    """Huang et al.'s comparison on WNUT 17: the BiLSTM (softmax, argmax) and the
+    BiLSTM-CRF's test span F1 at the largest size, and their paired gap."""
+    gaps = paired_gaps(part, *PAIRS["bidirectional"], "span_f1")
+    if not gaps:
+        return "-"
+    largest = max(gaps)
+    at = part[part["size"] == largest]
+    f1 = {m: 100 * at[at["model"] == m]["span_f1"].mean() for m in PAIRS["bidirectional"]}
+    crf, soft = PAIRS["bidirectional"]
+    return (
+        f"WNUT 17 at {largest} (no pretrained embeddings): BiLSTM {f1[soft]:.2f}, "
+        f"BiLSTM-CRF {f1[crf]:.2f}, gap {_pts(stats.mean_ci(list(gaps[largest].values())))}"
+    )
+
+
 def ewt_quality_point(folder: Path | None = None) -> str:
     """The converged full-EWT pair from results/ewt_quality (CRF - softmax test accuracy,
     paired by seed; the fp32 runs, not the bf16 ones beside them), or "" when those
@@ -1023,9 +1039,7 @@ def _discussion(df, extra: list[str], anchor: str, out_dir: Path, context: dict)
         {
             "anchor": "Huang et al. 2015, NER F1 (CoNLL 2003)",
             "published": "BiLSTM 81.11, BiLSTM-CRF 84.26 (+3.15)",
-            "ours": next((e for e in extra if e.startswith("wnut17")), "-")
-            if not wnut.empty
-            else "WNUT 17 not in these runs",
+            "ours": _huang_figures(wnut) if not wnut.empty else "WNUT 17 not in these runs",
         },
         {
             "anchor": "Lester et al. 2020, constrained decoding",

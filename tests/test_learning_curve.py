@@ -200,6 +200,22 @@ def test_ewt_quality_point_pairs_the_fp32_runs_only(tmp_path) -> None:
     assert lc.ewt_quality_point(tmp_path / "absent") == ""
 
 
+def test_huang_anchor_compares_the_bilstm_pair_at_the_largest_size() -> None:
+    import pandas as pd
+
+    rows = [
+        (model, size, seed, f1 + 0.01 * seed)
+        for size, crf, soft in ((300, 0.10, 0.05), (3394, 0.20, 0.17))
+        for model, f1 in (("bilstm-crf", crf), ("bilstm-softmax", soft), (lc.SOFTMAX_BIO, 0.0))
+        for seed in range(3)
+    ]
+    df = pd.DataFrame(rows, columns=["model", "size", "seed", "span_f1"])
+    text = lc._huang_figures(df)
+    # the softmax decoded by argmax, not the constrained decoder; paired by seed
+    assert text.startswith("WNUT 17 at 3394"), text
+    assert "BiLSTM 18.00, BiLSTM-CRF 21.00, gap +3.00 +- 0.00 pts" in text, text
+
+
 def test_same_seed_gives_the_same_record_twice(tmp_path) -> None:
     config = dict(
         next(c for c in lc.grid("tiny") if c["model"] == "bilstm-crf" and c["size"] == 30),

@@ -216,26 +216,34 @@ def test_cuda_matches_cpu():
         LinearChainCRF(em.cuda(), tr, mask.cuda())
 
 
-def test_numpy_and_torch_backtracking_agree():
-    em, tr, st, en = _potentials(4, 9, 5, seed=7)
-    mask = torch.arange(9).unsqueeze(0) < torch.tensor([[9], [5], [1], [7]])
+def test_compiled_and_tensor_op_viterbi_agree_bitwise_even_on_ties():
+    # integer potentials in a small range: many ties, where both keep the first maximum
+    g = torch.Generator().manual_seed(9)
+    em = torch.randint(-2, 3, (6, 8, 5), generator=g).float()
+    tr = torch.randint(-2, 3, (5, 5), generator=g).float()
+    st, en = torch.zeros(5), torch.randint(-1, 2, (5,), generator=g).float()
+    mask = torch.arange(8).unsqueeze(0) < torch.tensor([[8], [3], [6], [1], [8], [5]])
+    crf = LinearChainCRF(em, tr, mask, st, en, allowed=torch.rand(5, 5, generator=g) < 0.8)
+    tags, best = native.viterbi(crf.chain)  # the CPU: the compiled loop
+    ref_tags, ref_best = native._viterbi_tensor_ops(crf.chain)
+    assert torch.equal(tags, ref_tags)
+    assert torch.equal(best, ref_best)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("path", ["compiled", "tensor ops"])
+def test_padded_viterbi_equals_enumeration_on_both_paths(path, dtype):
+    B, C, T = 40, 6, 5
+    em, tr, st, en = _potentials(B, T, C, dtype, seed=4)
+    lengths = torch.randint(1, T + 1, (B,), generator=torch.Generator().manual_seed(3))
+    lengths[0] = T
+    mask = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)
+    em = em.masked_fill(~mask.unsqueeze(-1), 1e3)  # padding's emissions must not be read
     crf = LinearChainCRF(em, tr, mask, st, en)
-    tags, best = crf.viterbi()  # the CPU path: numpy backtracking
-    chain = crf.chain
-    scores = torch.empty(9, 4, 5, dtype=torch.float64)
-    scores[0] = chain.start + chain.emissions[:, 0]
-    for t in range(1, 9):
-        step = (scores[t - 1].unsqueeze(2) + chain.transitions).amax(1) + chain.emissions[:, t]
-        scores[t] = torch.where(mask[:, t : t + 1], step, scores[t - 1])
-    last = (scores[-1] + chain.end).argmax(1)
-    torch.testing.assert_close(tags, native._backtrack_torch(scores, chain.transitions, last, mask))
+    run = native.viterbi if path == "compiled" else native._viterbi_tensor_ops
+    tags, best = run(crf.chain)
+    assert best.dtype == dtype and tags.dtype == torch.long
+    ref = brute_force(em, tr, mask, st, en)
+    torch.testing.assert_close(best.double(), ref["argmax_score"], rtol=1e-6, atol=1e-5)
     torch.testing.assert_close(crf.score(tags), best)
-
-
-def test_numpy_and_torch_max_scores_agree():
-    em, tr, st, en = _potentials(3, 8, 6, torch.float32, seed=9)
-    mask = torch.arange(8).unsqueeze(0) < torch.tensor([[8], [3], [6]])
-    crf = LinearChainCRF(em, tr, mask, st, en, allowed=torch.rand(6, 6) < 0.8)
-    a = native._max_scores_torch(crf.chain, mask)
-    b = native._max_scores_numpy(crf.chain, mask)
-    assert torch.equal(a, b)
+    assert not tags[~mask].any()

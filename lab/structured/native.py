@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from lab.structured import logspace
+from lab.structured import logspace, viterbi_cpu
 from lab.structured.chain import Chain
 
 # Widest span (max - min over finite entries) of one token's emissions plus the joint
@@ -233,40 +232,42 @@ def edge_marginals(chain: Chain) -> torch.Tensor:
         return logspace.edge_marginals(chain)
 
 
-# Below this many candidates per step (B * C * C) numpy's smaller per-op cost beats
-# torch's on a CPU; above it torch's vectorised max over the outer dimension wins.
-_NUMPY_VITERBI_MAX = 8192
-
-
 def viterbi(chain: Chain) -> tuple[torch.Tensor, torch.Tensor]:
     """MAP tags (B, T) long (0 on padding) and their scores (B,), by max-product.
 
-    The candidates are laid out (C_prev, B, C_next) so that the max over C_prev runs
-    over the outer dimension: an elementwise maximum of contiguous slabs (a max with
-    indices over an inner dimension is several times slower on a CPU). Backpointers
-    are not stored: backtracking recomputes, for the chosen tag only, the argmax over
-    the previous step's scores, which are bitwise the values the forward max saw. On a
-    CPU, small problems run the same steps through numpy.
+    On a CPU one compiled loop (``viterbi_cpu``). Elsewhere, tensor ops: the candidates
+    are laid out (C_prev, B, C_next) so that the max over C_prev runs over the outer
+    dimension, an elementwise maximum of contiguous slabs (a max with indices over an
+    inner dimension is several times slower). Backpointers are not stored: backtracking
+    recomputes, for the chosen tag only, the argmax over the previous step's scores,
+    which are bitwise the values the forward max saw.
     """
-    emissions, transitions, start, end, mask, lengths = chain
-    B, T, C = emissions.shape
+    emissions, transitions, start, end, _, lengths = chain
     with torch.no_grad():
-        padded = mask if bool((lengths < T).any()) else None
         if emissions.device.type == "cpu":
-            small = B * C * C <= _NUMPY_VITERBI_MAX
-            scores = (_max_scores_numpy if small else _max_scores_torch)(chain, padded)
-            best_score, last = (scores[T - 1] + end).max(dim=1)  # (B,), (B,)
-            tags = _backtrack_numpy(scores, transitions, last, padded)
-        else:
-            scores = _max_scores_torch(chain, padded)
-            best_score, last = (scores[T - 1] + end).max(dim=1)
-            tags = _backtrack_torch(scores, transitions, last, padded)
-        return tags, best_score
+            return viterbi_cpu.viterbi(emissions, transitions, start, end, lengths)
+        return _viterbi_tensor_ops(chain)
 
 
-def _max_scores_torch(chain: Chain, padded: torch.Tensor | None) -> torch.Tensor:
-    """(T, B, C): the best score of a path ending in each tag at each step; past a
-    sequence's end (``padded`` mask (B, T), or None) its scores stay put."""
+def _viterbi_tensor_ops(chain: Chain) -> tuple[torch.Tensor, torch.Tensor]:
+    """``viterbi`` by tensor ops, on any device (the tests run it on a CPU too)."""
+    emissions, transitions, _, end, mask, lengths = chain
+    B, T, _ = emissions.shape
+    padded = mask if bool((lengths < T).any()) else None
+    scores = _max_scores_torch(chain)  # (T, B, C)
+    # each sequence ends at its own last step; the steps past it are never read
+    if padded is not None:
+        final = scores[lengths - 1, torch.arange(B, device=scores.device)]  # (B, C)
+    else:
+        final = scores[T - 1]
+    best_score, last = (final + end).max(dim=1)  # (B,), (B,)
+    return _backtrack_torch(scores, transitions, last, padded), best_score
+
+
+def _max_scores_torch(chain: Chain) -> torch.Tensor:
+    """(T, B, C): the best score of a path ending in each tag at each step. Steps past a
+    sequence's end are computed like the others (cheaper than masking each step) and
+    mean nothing: ``viterbi`` reads each sequence up to its length only."""
     emissions, transitions, start, _, _, _ = chain
     B, T, C = emissions.shape
     em = emissions.transpose(0, 1).unbind(0)  # T x (B, C)
@@ -275,34 +276,11 @@ def _max_scores_torch(chain: Chain, padded: torch.Tensor | None) -> torch.Tensor
     torch.add(start, em[0], out=S[0])
     cand = emissions.new_empty(C, B, C)
     into = transitions.unsqueeze(1)  # (C_prev, 1, C_next)
-    if padded is not None:
-        real = padded.t().unsqueeze(2).unbind(0)  # T x (B, 1)
     for t in range(1, T):
         torch.add(S[t - 1].t().unsqueeze(2), into, out=cand)  # (C_prev, B, C_next)
         torch.amax(cand, dim=0, out=S[t])  # (B, C)
         S[t].add_(em[t])
-        if padded is not None:
-            torch.where(real[t], S[t], S[t - 1], out=S[t])
     return scores
-
-
-def _max_scores_numpy(chain: Chain, padded: torch.Tensor | None) -> torch.Tensor:
-    """``_max_scores_torch`` through numpy (CPU tensors), the same float operations."""
-    emissions, transitions, start, _, _, _ = chain
-    B, T, C = emissions.shape
-    em = emissions.detach().transpose(0, 1).contiguous().numpy()  # (T, B, C)
-    into = transitions.detach().numpy()[:, None, :]  # (C_prev, 1, C_next)
-    scores = np.empty((T, B, C), dtype=em.dtype)
-    np.add(start.detach().numpy(), em[0], out=scores[0])
-    cand = np.empty((C, B, C), dtype=em.dtype)
-    real = None if padded is None else padded.t().numpy()[:, :, None]  # (T, B, 1)
-    for t in range(1, T):
-        np.add(scores[t - 1].T[:, :, None], into, out=cand)  # (C_prev, B, C_next)
-        np.max(cand, axis=0, out=scores[t])  # (B, C)
-        scores[t] += em[t]
-        if real is not None:
-            np.copyto(scores[t], scores[t - 1], where=~real[t])
-    return torch.from_numpy(scores)
 
 
 def _backtrack_torch(
@@ -321,26 +299,4 @@ def _backtrack_torch(
         cur = prev
     path.reverse()
     tags = torch.stack(path, dim=1)  # (B, T)
-    return tags if mask is None else tags.masked_fill(~mask, 0)
-
-
-def _backtrack_numpy(
-    scores: torch.Tensor, transitions: torch.Tensor, last: torch.Tensor, mask: torch.Tensor | None
-) -> torch.Tensor:
-    """``_backtrack_torch`` on the CPU through numpy, whose small ops cost a fraction of
-    torch's dispatch; the float additions are the same IEEE operations, so the steps
-    back find the very maxima the forward pass computed."""
-    T = scores.shape[0]
-    S = scores.numpy()  # (T, B, C)
-    back = transitions.detach().t().numpy()  # [j, i]
-    real = None if mask is None else mask.numpy()  # (B, T)
-    path = np.empty((T, scores.shape[1]), dtype=np.int64)  # (T, B)
-    cur = last.numpy()
-    path[T - 1] = cur
-    for t in range(T - 1, 0, -1):
-        prev = (S[t - 1] + back[cur]).argmax(axis=1)  # (B,)
-        if real is not None:
-            prev = np.where(real[:, t], prev, cur)
-        path[t - 1] = cur = prev
-    tags = torch.from_numpy(path).t().contiguous()  # (B, T)
     return tags if mask is None else tags.masked_fill(~mask, 0)
