@@ -105,3 +105,21 @@ def test_char_config_is_validated():
         ModelConfig(word_dropout=-0.1)
     config = ModelConfig(char_features=True, char_encoder="lstm", word_dropout=0.25)
     assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+def test_unique_rows_is_exact_even_on_a_hash_collision():
+    from lab.models.encoders import unique_rows
+
+    x = torch.randint(0, 4, (300, 6), generator=torch.Generator().manual_seed(0))
+    x[::3, 3:] = 0  # shorter rows, as padded tokens are
+    rows, inverse = unique_rows(x)
+    assert torch.equal(rows[inverse], x)
+    assert len(rows) == len(torch.unique(x, dim=0))
+    # two different rows built to share a hash: the check must catch it
+    g = torch.Generator().manual_seed(2)
+    w = torch.randint(1, 2**62, (2,), generator=g) | 1
+    clash = torch.stack(
+        [torch.stack([w[1], torch.tensor(0)]), torch.stack([torch.tensor(0), w[0]])]
+    )
+    rows, inverse = unique_rows(clash)
+    assert len(rows) == 2 and torch.equal(rows[inverse], clash)
