@@ -218,6 +218,7 @@ def test_report_of_a_folder_of_claims_rewrites_its_readme_from_the_records(
     readme = (stubs / "README.md").read_text()
     assert "| 1 | [stub_a](stub_a/) | **supported** | tiny | 4 | ? |" in readme
     assert "written from the records" in readme and "stub_b](" not in readme
+    assert "[cost/table.md](stub_a/cost/table.md)" in readme  # the companion's table linked
     assert set(json.loads((stubs / "summary.json").read_text())) == {"stub_a"}
     assert "stub_a: supported (4 runs)" in capsys.readouterr().out
 

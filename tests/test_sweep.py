@@ -366,3 +366,16 @@ def test_lab_run_keeps_each_scale_in_its_own_folder(toy_dir, tmp_path, monkeypat
     capsys.readouterr()
     assert len(load_records(tmp_path / "results" / "toy")) == 12
     assert len(load_records(tmp_path / "results" / "standard" / "toy")) == 12
+
+
+def test_a_run_pinned_to_its_own_threads_records_them(toy_dir, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the process's count, which the run pins to 1 while it runs
+    try:
+        records = run_sweep("toy", toy_configs(threads=1)[:1], tmp_path / "out", progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert records[0]["threads"] == 1
+    assert "1 threads" in records[0]["device"], records[0]["device"]

@@ -194,23 +194,40 @@ class CharLSTM(nn.Module):
         return out
 
     def _padded(self, flat: torch.Tensor) -> torch.Tensor:
-        """flat (N, L) -> (N, 2*hidden): ``padded_rnn`` over buckets of similar lengths
-        (CHAR_BUCKETS), each cut to its longest token, so little padding is computed."""
+        """flat (N, L) -> (N, 2*hidden): the BiLSTM's final states over buckets of
+        similar lengths (CHAR_BUCKETS), each cut to its longest token, so little padding
+        is computed. What ``padded_rnn`` would give at the two ends, without its full
+        output: the backward direction reads each token's characters reversed (the ids
+        are reversed, not their embeddings, so no gather enters the graph), and both
+        directions' states are read at the last real character."""
         lengths = (flat != 0).sum(dim=1)  # (N,)
-        out = torch.zeros(flat.shape[0], self.filters, device=flat.device)
-        h, low = self.filters // 2, 1
+        hidden = self.lstm.hidden_size
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        forward = [getattr(self.lstm, f"{name}_l0") for name in names]
+        backward = [getattr(self.lstm, f"{name}_l0_reverse") for name in names]
+        picked, finals, low = [], [], 1
         for high in (*CHAR_BUCKETS, flat.shape[1]):
             rows = ((lengths >= low) & (lengths <= high)).nonzero().squeeze(1)  # (n,)
             low = high + 1
             if rows.numel() == 0:
                 continue
             n_chars = lengths[rows]  # (n,)
-            x = self.embedding(flat[rows, : int(n_chars.max())])  # (n, l, E)
-            states = padded_rnn(self.lstm, x, n_chars)  # (n, l, 2*hidden)
-            last = states[torch.arange(rows.numel(), device=x.device), n_chars - 1, :h]
-            final = torch.cat([last, states[:, 0, h:]], dim=-1)  # (n, 2*hidden)
-            out = out.to(final.dtype).index_copy(0, rows, final)
-        return out
+            ids = flat[rows, : int(n_chars.max())]  # (n, l)
+            reversed_ids = reverse_padded(ids.unsqueeze(-1), n_chars).squeeze(-1)
+            h0 = self.embedding.weight.new_zeros(1, rows.numel(), hidden)  # (1, n, hidden)
+            last = (torch.arange(rows.numel(), device=flat.device), n_chars - 1)
+            ends = []
+            for params, chars in ((forward, ids), (backward, reversed_ids)):
+                x = self.embedding(chars)  # (n, l, E)
+                out = torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)
+                ends.append(out[0][last])  # (n, hidden)
+            picked.append(rows)
+            finals.append(torch.cat(ends, dim=-1))  # (n, 2*hidden)
+        out = torch.zeros(flat.shape[0], self.filters, device=flat.device)
+        if not finals:
+            return out
+        final = torch.cat(finals)  # tokens without characters (padding) stay zero
+        return out.to(final.dtype).index_copy(0, torch.cat(picked), final)
 
 
 CHAR_ENCODER_CLASSES = {"cnn": CharCNN, "lstm": CharLSTM}  # keys: config.CHAR_ENCODERS

@@ -41,17 +41,26 @@ ENTRY_FIELDS = (
 )
 
 
+def _tables_and_plots(folder: Path) -> list[str]:
+    """The .md/.png files of ``folder`` and of its subfolders that hold runs of their own
+    (a companion experiment's, e.g. ``cost/``), as paths relative to ``folder``."""
+    if not folder.is_dir():
+        return []
+    files = sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".png"))
+    for sub in sorted(p for p in folder.iterdir() if (p / "results.jsonl").is_file()):
+        files += sorted(
+            f"{sub.name}/{p.name}" for p in sub.iterdir() if p.suffix in (".md", ".png")
+        )
+    return files
+
+
 def entry(result, folder: str | os.PathLike, wall_s: float | None) -> dict:
     """One experiment's README entry from its ``ExperimentResult`` (lab.runs.run_experiment):
     what summarize returned and how the results were made. ``wall_s``: this invocation's
     wall time, None when it ran nothing (``lab report`` of a folder of claims)."""
     context = result.context
     folder = Path(folder)
-    files = (
-        sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".png"))
-        if folder.is_dir()
-        else []
-    )
+    files = _tables_and_plots(folder)
     return {
         "name": result.name,
         "claim": result.claim,

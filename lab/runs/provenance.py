@@ -106,9 +106,10 @@ def thread_count() -> int:
     return torch.get_num_threads()
 
 
-def describe_device(device: str = "auto") -> str:
+def describe_device(device: str = "auto", threads: int | None = None) -> str:
     """A one-line description: ``"cpu (x86_64, 2 cores, 1 threads)"`` or
-    ``"cuda:0 (NVIDIA H100 80GB HBM3)"``."""
+    ``"cuda:0 (NVIDIA H100 80GB HBM3)"``; ``threads``: the CPU threads to state (default:
+    torch's current count)."""
     resolved = resolve_device(device)
     if resolved.startswith("cuda"):
         import torch
@@ -118,7 +119,7 @@ def describe_device(device: str = "auto") -> str:
     if resolved == "cpu":
         return (
             f"cpu ({platform.machine() or 'unknown'}, {os.cpu_count()} cores, "
-            f"{thread_count()} threads)"
+            f"{threads or thread_count()} threads)"
         )
     return resolved
 

@@ -188,16 +188,19 @@ def execute_run(
 
 
 def _device_and_threads(config: dict) -> tuple[str, int | None]:
-    """The device description and torch's thread count; a run that never imported torch
-    ran on the CPU (its thread budget is then OMP_NUM_THREADS, if set)."""
+    """The device description and torch's thread count (a config's own ``threads``, which
+    the run pinned while it ran, where it has one); a run that never imported torch ran
+    on the CPU (its thread budget is then OMP_NUM_THREADS, if set)."""
     if "torch" not in sys.modules:
         threads = os.environ.get("OMP_NUM_THREADS", "")
         return "cpu (torch not used)", int(threads) if threads.isdigit() else None
+    pinned = config.get("threads")
+    threads = pinned if isinstance(pinned, int) and pinned > 0 else provenance.thread_count()
     try:
-        device = provenance.describe_device(str(config.get("device", "auto")))
+        device = provenance.describe_device(str(config.get("device", "auto")), threads)
     except Exception as err:  # a bad device name is the run's error, already recorded
         device = f"unknown ({err})"
-    return device, provenance.thread_count()
+    return device, threads
 
 
 def _crash_record(name: str, config: dict, command: str, error: str) -> dict:
