@@ -28,16 +28,19 @@ def _viterbi(emissions, transitions, start, end, lengths, tags, best):  # pragma
         for j in range(C):
             score[j] = start[j] + emissions[b, 0, j]
         for t in range(1, n):
+            # i outer, j inner: the inner loop runs along a row of transitions (contiguous,
+            # so it vectorises); i ascending with a strict > keeps the first maximum
             for j in range(C):
-                top = score[0] + transitions[0, j]
-                arg = 0
-                for i in range(1, C):
+                new[j] = score[0] + transitions[0, j]
+                back[t, j] = 0
+            for i in range(1, C):
+                for j in range(C):
                     value = score[i] + transitions[i, j]
-                    if value > top:
-                        top, arg = value, i
-                new[j] = top + emissions[b, t, j]
-                back[t, j] = arg
-            score[:] = new
+                    if value > new[j]:
+                        new[j] = value
+                        back[t, j] = i
+            for j in range(C):
+                score[j] = new[j] + emissions[b, t, j]
         top = score[0] + end[0]
         arg = 0
         for j in range(1, C):
