@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from lab.structured import logspace, viterbi_cpu
+from lab.structured import logspace
 from lab.structured.chain import Chain
 
 # Widest span (max - min over finite entries) of one token's emissions plus the joint
@@ -245,6 +245,8 @@ def viterbi(chain: Chain) -> tuple[torch.Tensor, torch.Tensor]:
     emissions, transitions, start, end, _, lengths = chain
     with torch.no_grad():
         if emissions.device.type == "cpu":
+            from lab.structured import viterbi_cpu  # numba's import (0.3 s) only when used
+
             return viterbi_cpu.viterbi(emissions, transitions, start, end, lengths)
         return _viterbi_tensor_ops(chain)
 
