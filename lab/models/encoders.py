@@ -40,10 +40,11 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 RNN_PATHS = ("auto", "packed", "padded")
-# CharLSTM's padded path: upper ends of its token-length buckets (the last ends at L);
-# measured in UD EWT batches: 1.6x the packed char BiLSTM, against 1.4x for buckets of
-# one length each (more, smaller calls) and 0.6x for one bucket (all padded to L)
-CHAR_BUCKETS = (2, 4, 6, 9)
+# CharLSTM's padded path: upper ends of its token-length buckets (the last ends at L).
+# Each bucket costs two LSTM calls; measured on UD EWT training steps (B=32, bilstm-crf,
+# 1 thread): (4, 8) is 6% faster in bf16 and 2.5% in fp32 than (2, 4, 6, 9), and
+# better than (3, 7), (5, 10), (4, 9) or one bucket padded to L (16% slower)
+CHAR_BUCKETS = (4, 8)
 
 
 def resolve_path(path: str, device: torch.device) -> str:
