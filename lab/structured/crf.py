@@ -63,16 +63,17 @@ def _validated_mask(mask: torch.Tensor | None, B: int, T: int, device: torch.dev
                 raise ValueError("mask: expected only 0/1 values")
             mask = mask.bool()
     lengths = mask.sum(1)  # (B,)
-    if B and T:
-        prefix = torch.arange(T, device=device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
-        bad = (prefix != mask).any(1)
+    if not (B and T):
+        return mask, lengths
+    prefix = torch.arange(T, device=device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+    bad = (prefix != mask).any(1)
+    if bool((bad | (lengths == 0)).any()):  # one check (one sync) when all is well
         if bad.any():
             row = int(bad.nonzero()[0, 0])
             raise ValueError(
                 "mask: expected each row to be a prefix of Trues (right padding), "
                 f"got row {row} = {mask[row].int().tolist()}"
             )
-    if (lengths == 0).any():
         row = int((lengths == 0).nonzero()[0, 0])
         raise ValueError(
             f"mask: expected every sequence to have length >= 1, got length 0 in row {row}"

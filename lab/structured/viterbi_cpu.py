@@ -62,14 +62,9 @@ def viterbi(
     """CPU tensors: emissions (B, T, C), transitions (C, C), start (C,), end (C,),
     lengths (B,) >= 1 -> (tags (B, T) long, 0 on padding; best scores (B,))."""
     B, T, _ = emissions.shape
-    dtype = emissions.dtype
-
-    def array(x: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(x.detach().to(dtype).numpy())
-
+    # the chain's tensors share one dtype already; .numpy() of a contiguous one is a view
+    em, tr, st, en = (x.detach().contiguous().numpy() for x in (emissions, transitions, start, end))
     tags = np.zeros((B, T), dtype=np.int64)
-    best = np.empty(B, dtype=array(start).dtype)
-    lengths_np = np.ascontiguousarray(lengths.detach().numpy().astype(np.int64))
-    _viterbi(array(emissions), array(transitions), array(start), array(end), lengths_np,
-             tags, best)  # fmt: skip
+    best = np.empty(B, dtype=em.dtype)
+    _viterbi(em, tr, st, en, lengths.numpy(), tags, best)
     return torch.from_numpy(tags), torch.from_numpy(best)
