@@ -226,3 +226,16 @@ def test_tagger_trained_by_fit_under_bf16_autocast_learns(head):
     fit(model, train, train, config, vocabs=vocabs)
     after = evaluate(model, train, vocabs)["token_accuracy"]
     assert after >= 0.95 > before, (before, after)
+
+
+@pytest.mark.parametrize("shape", [(4, 7), (4, 7, 3)])
+def test_reverse_padded_flips_each_row_within_its_length(shape):
+    from lab.models.encoders import reverse_padded
+
+    x = torch.randn(shape, dtype=torch.float64)
+    lengths = torch.tensor([7, 3, 1, 5])
+    out = reverse_padded(x, lengths)
+    for b, n in enumerate(lengths.tolist()):
+        assert torch.equal(out[b, :n], x[b, :n].flip(0))
+        assert torch.equal(out[b, n:], x[b, n:])  # padding stays where it is
+    assert torch.equal(reverse_padded(out, lengths), x)
