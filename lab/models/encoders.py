@@ -7,6 +7,8 @@ bidirectional encoder has ``out_dim = 2 * hidden`` (forward half first).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -76,6 +78,14 @@ def packed_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) ->
     return out  # pad_packed_sequence fills padding with zeros
 
 
+def rnn_weights(rnn: nn.LSTM | nn.GRU, layer: int, reverse: bool) -> list[torch.Tensor]:
+    """One layer and direction's parameters in the order ``torch.lstm``/``torch.gru``
+    take them: weight_ih, weight_hh (, bias_ih, bias_hh)."""
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    return [getattr(rnn, name + suffix) for name in names]
+
+
 def padded_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """What ``packed_rnn`` computes, with the same parameters, on the padded batch.
 
@@ -93,7 +103,6 @@ def padded_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) ->
     run = torch.lstm if isinstance(rnn, nn.LSTM) else torch.gru
     b, t = x.shape[:2]
     lengths = lengths.to(x.device)
-    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
     for layer in range(rnn.num_layers):
         if layer > 0 and rnn.dropout > 0 and rnn.training:
             x = nn.functional.dropout(x, rnn.dropout, training=True)
@@ -101,14 +110,20 @@ def padded_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) ->
         hx = (h0, h0) if isinstance(rnn, nn.LSTM) else h0
         outs = []
         for direction in range(2 if rnn.bidirectional else 1):
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            params = [getattr(rnn, name + suffix) for name in names]
+            params = rnn_weights(rnn, layer, reverse=bool(direction))
             inputs = reverse_padded(x, lengths) if direction else x  # (B, T, D)
             out = run(inputs, hx, params, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
             outs.append(reverse_padded(out, lengths) if direction else out)  # (B, T, H)
         x = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
     mask = torch.arange(t, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
     return x * mask.unsqueeze(-1)
+
+
+@functools.cache
+def row_hash_weights(length: int) -> torch.Tensor:
+    """(length,) int64: fixed odd multipliers, one per column, for ``unique_rows``'s hash."""
+    g = torch.Generator().manual_seed(length)
+    return torch.randint(1, 2**62, (length,), generator=g) | 1
 
 
 def unique_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,9 +135,8 @@ def unique_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     -> rows (U, L), inverse (N,) long.
     """
-    g = torch.Generator().manual_seed(x.shape[1])
-    weights = torch.randint(1, 2**62, (x.shape[1],), generator=g) | 1  # odd multipliers
-    keys = (x.long() * weights.to(x.device)).sum(dim=1)  # (N,) int64, wraps on overflow
+    weights = row_hash_weights(x.shape[1]).to(x.device)  # (L,)
+    keys = (x.long() * weights).sum(dim=1)  # (N,) int64, wraps on overflow
     _, inverse = torch.unique(keys, return_inverse=True)  # (N,)
     first = torch.empty(int(inverse.max()) + 1 if x.shape[0] else 0, dtype=torch.long,
                         device=x.device)  # fmt: skip
@@ -205,10 +219,8 @@ class CharLSTM(nn.Module):
         are reversed, not their embeddings, so no gather enters the graph), and both
         directions' states are read at the last real character."""
         lengths = (flat != 0).sum(dim=1)  # (N,)
-        hidden = self.lstm.hidden_size
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        forward = [getattr(self.lstm, f"{name}_l0") for name in names]
-        backward = [getattr(self.lstm, f"{name}_l0_reverse") for name in names]
+        lstm = self.lstm
+        forward, backward = rnn_weights(lstm, 0, False), rnn_weights(lstm, 0, True)
         picked, finals, low = [], [], 1
         for high in (*CHAR_BUCKETS, flat.shape[1]):
             rows = ((lengths >= low) & (lengths <= high)).nonzero().squeeze(1)  # (n,)
@@ -218,12 +230,12 @@ class CharLSTM(nn.Module):
             n_chars = lengths[rows]  # (n,)
             ids = flat[rows, : int(n_chars.max())]  # (n, l)
             reversed_ids = reverse_padded(ids, n_chars)  # (n, l)
-            h0 = self.embedding.weight.new_zeros(1, rows.numel(), hidden)  # (1, n, hidden)
+            h0 = self.embedding.weight.new_zeros(1, rows.numel(), lstm.hidden_size)  # (1, n, H)
             last = (torch.arange(rows.numel(), device=flat.device), n_chars - 1)
             ends = []
             for params, chars in ((forward, ids), (backward, reversed_ids)):
                 x = self.embedding(chars)  # (n, l, E)
-                out = torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)
+                out = torch.lstm(x, (h0, h0), params, lstm.bias, 1, 0.0, self.training, False, True)
                 ends.append(out[0][last])  # (n, hidden)
             picked.append(rows)
             finals.append(torch.cat(ends, dim=-1))  # (n, 2*hidden)

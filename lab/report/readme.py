@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lab.atomic import write_atomic
 from lab.runs.provenance import now
+from lab.runs.records import results_path
 
 SUMMARY_FILE = "summary.json"
 README_FILE = "README.md"
@@ -47,7 +48,7 @@ def _tables_and_plots(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
     files = sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".png"))
-    for sub in sorted(p for p in folder.iterdir() if (p / "results.jsonl").is_file()):
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and results_path(p).is_file()):
         files += sorted(
             f"{sub.name}/{p.name}" for p in sub.iterdir() if p.suffix in (".md", ".png")
         )
