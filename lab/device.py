@@ -53,3 +53,9 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU runs oneDNN's bf16 kernels (AVX512-BF16 or AMX tiles): there
+    bf16 autocast is the fast path; on an AVX2 CPU bf16 is emulated, slower than fp32."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -158,9 +158,14 @@ def test_bench_tagger_writes_its_tables_at_a_tiny_size(tmp_path):
             assert text.count(f"| {name} | {chars} | 8 |") == 2  # one row per table
 
 
-def test_bench_tagger_rows_have_both_precisions_and_their_ratios(tmp_path):
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_bench_tagger_rows_have_both_precisions_and_their_ratios(tmp_path, monkeypatch,
+                                                                 native_bf16):  # fmt: skip
     from lab.models import bench_tagger
 
+    # a CPU without native bf16 gets no bf16 column (it would be emulated, slower than
+    # fp32); one with it gets the column and its ratio. Either CPU runs either case here
+    monkeypatch.setattr(bench_tagger, "bf16_is_native", lambda device: native_bf16)
     parser = argparse.ArgumentParser()
     bench_tagger.add_arguments(parser)
     args = parser.parse_args(
@@ -170,10 +175,15 @@ def test_bench_tagger_rows_have_both_precisions_and_their_ratios(tmp_path):
     assert bench_tagger.main(args) == 0
     rows = [r for r in (tmp_path / "b.md").read_text().splitlines() if r.startswith("| lstm-crf")]
     training = rows[0].strip("|").split("|")
+    if not native_bf16:
+        assert training[4].strip() == training[7].strip() == "-"
+        assert "not measured here (no native bf16)" in (tmp_path / "b.md").read_text()
+        training[4] = training[7] = "1"
     lab, bf16, ref, ratio, bf16_ratio = (float(c.replace(",", "")) for c in training[3:])
     assert min(lab, bf16, ref) > 0
     assert ratio == pytest.approx(lab / ref, rel=0.02, abs=0.01)
-    assert bf16_ratio == pytest.approx(bf16 / ref, rel=0.02, abs=0.01)
+    if native_bf16:
+        assert bf16_ratio == pytest.approx(bf16 / ref, rel=0.02, abs=0.01)
 
 
 # --- bf16 autocast (TrainConfig amp="bf16"): the encoder in bf16, the heads in float32
@@ -209,6 +219,33 @@ def test_heads_score_in_float32_under_bf16_autocast(head):
     assert abs(loss.item() - fp32) < 0.02 * fp32
     sums = marginals.sum(-1)[batch.mask]
     assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_under_bf16_autocast_without_native_bf16_runs_bf16_on_torchs_kernel(
+    monkeypatch, bidirectional
+):
+    """On a CPU without native bf16 oneDNN's bf16 LSTM fails; the padded path and the char
+    BiLSTM then run the same bf16 LSTM on torch's own kernel (forced here on any CPU)."""
+    from lab import device
+    from lab.models.encoders import padded_rnn
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
+    x, _, lengths = padded_batch()
+    x = x.float().requires_grad_()
+    torch.manual_seed(0)
+    encoder = build_encoder("lstm", x.shape[-1], 8, bidirectional=bidirectional)
+    fp32 = padded_rnn(encoder.rnn, x, lengths)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = padded_rnn(encoder.rnn, x, lengths)
+        with pytest.raises(ValueError, match="path='packed' under bf16 autocast"):
+            encoder.__class__("lstm", x.shape[-1], 8, path="packed")(x, None, lengths)
+    assert bf16.dtype == torch.bfloat16
+    assert torch.allclose(bf16.float(), fp32, atol=0.03)  # bf16 rounding, not another model
+    bf16.float().sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32
+               for p in encoder.parameters())  # fmt: skip
+    assert x.grad is not None and x.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("head", ["softmax", "crf"])

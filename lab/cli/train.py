@@ -227,7 +227,9 @@ def check_options(train_config: Any, model_config: Any, tag_names: list[str]) ->
 def check_device(train_config: Any) -> Any:
     """The torch device ``train_config`` asks for, refused now (not after the data is read)
     if this machine lacks it or its ``amp`` cannot run on it."""
-    from lab.device import resolve_device
+    import sys
+
+    from lab.device import cpu_has_native_bf16, resolve_device
     from lab.errors import UsageError
 
     device = resolve_device(train_config.device)
@@ -235,6 +237,9 @@ def check_device(train_config: Any) -> Any:
     # bf16 autocast does run on the CPU (matmuls and LSTMs in bf16), so it is allowed.
     if train_config.amp == "fp16" and device.type != "cuda":
         raise UsageError(f"amp=fp16 needs a CUDA device, got {device}: use amp=bf16 or amp=none")
+    if train_config.amp == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        print("lab train: warning: this CPU has no native bf16 (AVX512-BF16 or AMX): amp=bf16 "
+              "runs emulated, several times slower than amp=none", file=sys.stderr)  # fmt: skip
     return device
 
 

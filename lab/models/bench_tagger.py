@@ -278,15 +278,17 @@ def main(args: argparse.Namespace) -> int:
         if name in names
         for chars in CHARS
     ]
+    bf16 = bf16_is_native(device)
+    sides = [("lab", "none")] + [("bf16", "bf16")] * bf16 + [("ref", "none")]
     train_jobs, decode_jobs, viterbi_jobs = {}, {}, {}
     for i, row in enumerate(rows):
         torch.manual_seed(i)
         lab = _lab_model(row, vocabs, args).to(device)
         ref = reference_tagger(row, len(vocabs.words), len(vocabs.chars), len(vocabs.tags), args)
         ref = ref.to(device)
-        for side, model, amp in (("lab", lab, "none"), ("bf16", lab, "bf16"), ("ref", ref, "none")):
-            if side == "bf16":  # the same weights would train on: a copy steps apart
-                model = copy.deepcopy(lab)
+        for side, amp in sides:
+            # bf16: the same weights would train on, so a copy steps apart
+            model = ref if side == "ref" else copy.deepcopy(lab) if side == "bf16" else lab
             step = _trainer(model, device, lab_optimizer=side != "ref", amp=amp)
             train_jobs[i, side] = (step, row.batch_size)
             decode_jobs[i, side] = (_decoder(model, device, amp), row.batch_size)
@@ -314,16 +316,25 @@ RATE_HEADER = [
 
 
 def _rate_rows(rows, rates) -> list[str]:
-    """One Markdown row per bench row: lab's tokens/s (fp32, and under bf16 autocast),
-    the reference's, and the two ratios."""
+    """One Markdown row per bench row: lab's tokens/s (fp32, and under bf16 autocast, '-'
+    where not measured), the reference's, and the two ratios."""
     out = []
     for i, row in enumerate(rows):
-        lab, bf16, ref = rates[i, "lab"], rates[i, "bf16"], rates[i, "ref"]
+        lab, ref, bf16 = rates[i, "lab"], rates[i, "ref"], rates.get((i, "bf16"))
+        bf16_cells = ("-", "-") if bf16 is None else (f"{bf16:,.0f}", f"{bf16 / ref:.2f}")
         out.append(
-            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} | {bf16:,.0f} "
-            f"| {ref:,.0f} | {lab / ref:.2f} | {bf16 / ref:.2f} |"
+            f"| {row.name} | {row.chars or '-'} | {row.batch_size} | {lab:,.0f} "
+            f"| {bf16_cells[0]} | {ref:,.0f} | {lab / ref:.2f} | {bf16_cells[1]} |"
         )
     return out
+
+
+def bf16_is_native(device) -> bool:
+    """Whether the bench measures lab under bf16 autocast: on CUDA, and on a CPU with
+    native bf16; elsewhere bf16 is emulated, slower than fp32, and not worth a column."""
+    from lab import device as devices
+
+    return device.type == "cuda" or (device.type == "cpu" and devices.cpu_has_native_bf16())
 
 
 def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) -> str:
@@ -345,7 +356,8 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         f"direction, chars {args.char_dim} (CNN filters; BiLSTM per direction), one layer, "
         f"no dropout; lab steps with lab's optimizer (fused AdamW, lab.training.fit), the "
         f"reference with torch.optim.AdamW's default; lab bf16 = the same lab model under "
-        f"bf16 autocast (TrainConfig amp='bf16': encoder in bf16, heads score in float32), "
+        f"bf16 autocast (TrainConfig amp='bf16': encoder in bf16, heads score in float32)"
+        f"{'' if bf16_is_native(device) else ', not measured here (no native bf16)'}, "
         f"the reference in fp32 as a user writes it. {args.rounds} interleaved rounds, "
         "median; tokens/s of real tokens.",
         "Reference: nn.Embedding (+ the same char CNN, or the same char BiLSTM as a packed "

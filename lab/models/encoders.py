@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lab import device
 from lab.data.vocab import PAD_ID, UNK_ID
 from lab.models.cells import CELLS
 from lab.models.config import ENCODERS
@@ -72,6 +73,7 @@ def packed_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) ->
 
     x (B, T, D), lengths (B,) -> (B, T, directions * H), zero on padding.
     """
+    refuse_packed_bf16(rnn, x)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, _ = rnn(packed)
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
@@ -84,6 +86,51 @@ def rnn_weights(rnn: nn.LSTM | nn.GRU, layer: int, reverse: bool) -> list[torch.
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
     suffix = f"_l{layer}" + ("_reverse" if reverse else "")
     return [getattr(rnn, name + suffix) for name in names]
+
+
+def lstm_lacks_bf16(x: torch.Tensor) -> bool:
+    """True where bf16 autocast would send an LSTM on ``x`` to a oneDNN bf16 kernel this
+    CPU does not have: torch 2.13 still routes it there on a CPU without AVX512-BF16 or
+    AMX (an AVX2 AMD EPYC, say) and fails ("could not create a primitive descriptor")."""
+    return (
+        x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        and not device.cpu_has_native_bf16()
+    )
+
+
+def refuse_packed_bf16(rnn: nn.Module, x: torch.Tensor) -> None:
+    """ValueError where ``rnn`` (an nn.LSTM run by the packed path) would fail in oneDNN
+    under bf16 autocast (``lstm_lacks_bf16``); the padded path runs there."""
+    if isinstance(rnn, nn.LSTM) and lstm_lacks_bf16(x):
+        raise ValueError(
+            "path='packed' under bf16 autocast needs a CPU with native bf16 (AVX512-BF16 or "
+            "AMX); this one has none: use path='auto' or 'padded', or amp=none"
+        )
+
+
+def lstm_layer(
+    x: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor], params: list[torch.Tensor],
+    training: bool,
+) -> torch.Tensor:  # fmt: skip
+    """One layer and direction of ``torch.lstm`` over the padded batch: x (B, T, D),
+    hx ((1, B, H), (1, B, H)) -> (B, T, H). Under bf16 autocast on a CPU without native
+    bf16 (``lstm_lacks_bf16``) the same bf16 LSTM runs on torch's own kernel instead of
+    oneDNN's: the same precision as on a CPU that has it, only slower (about 9x the fp32
+    time at B=32, T=30, H=200), so ``amp=bf16`` means one thing on every machine."""
+    bias = len(params) == 4
+    if not lstm_lacks_bf16(x):
+        return torch.lstm(x, hx, params, bias, 1, 0.0, training, False, True)[0]
+    cast = [t.bfloat16() for t in (x, *hx, *params)]
+    onednn = torch.backends.mkldnn.enabled
+    try:
+        torch.backends.mkldnn.enabled = False
+        with torch.autocast("cpu", enabled=False):
+            return torch.lstm(cast[0], tuple(cast[1:3]), cast[3:], bias, 1, 0.0, training,
+                              False, True)[0]  # fmt: skip
+    finally:
+        torch.backends.mkldnn.enabled = onednn
 
 
 def padded_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -100,7 +147,6 @@ def padded_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) ->
     """
     if not rnn.batch_first or getattr(rnn, "proj_size", 0):
         raise ValueError("padded_rnn needs batch_first=True and no proj_size")
-    run = torch.lstm if isinstance(rnn, nn.LSTM) else torch.gru
     b, t = x.shape[:2]
     lengths = lengths.to(x.device)
     for layer in range(rnn.num_layers):
@@ -112,7 +158,10 @@ def padded_rnn(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) ->
         for direction in range(2 if rnn.bidirectional else 1):
             params = rnn_weights(rnn, layer, reverse=bool(direction))
             inputs = reverse_padded(x, lengths) if direction else x  # (B, T, D)
-            out = run(inputs, hx, params, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
+            if isinstance(rnn, nn.LSTM):
+                out = lstm_layer(inputs, hx, params, rnn.training)
+            else:
+                out = torch.gru(inputs, hx, params, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
             outs.append(reverse_padded(out, lengths) if direction else out)  # (B, T, H)
         x = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
     mask = torch.arange(t, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
@@ -202,6 +251,7 @@ class CharLSTM(nn.Module):
         lengths = (flat != 0).sum(dim=1)  # (N,) characters are left-aligned
         real = lengths.nonzero().squeeze(1)  # tokens, not padding positions
         out = torch.zeros(flat.shape[0], self.filters, device=flat.device)
+        refuse_packed_bf16(self.lstm, out)
         if real.numel():
             packed = pack_padded_sequence(
                 self.embedding(flat[real]), lengths[real].cpu(), batch_first=True,
@@ -235,8 +285,7 @@ class CharLSTM(nn.Module):
             ends = []
             for params, chars in ((forward, ids), (backward, reversed_ids)):
                 x = self.embedding(chars)  # (n, l, E)
-                out = torch.lstm(x, (h0, h0), params, lstm.bias, 1, 0.0, self.training, False, True)
-                ends.append(out[0][last])  # (n, hidden)
+                ends.append(lstm_layer(x, (h0, h0), params, self.training)[last])  # (n, H)
             picked.append(rows)
             finals.append(torch.cat(ends, dim=-1))  # (n, 2*hidden)
         out = torch.zeros(flat.shape[0], self.filters, device=flat.device)
