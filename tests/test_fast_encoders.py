@@ -92,6 +92,31 @@ def test_char_lstm_padded_path_equals_packed_values_and_gradients():
         assert torch.allclose(a, b, **TOL)
 
 
+def conv_char_features(enc, chars: torch.Tensor) -> torch.Tensor:
+    """The char CNN as ``nn.Conv1d`` computes it over every token: (B, T, L) -> (B, T, F)."""
+    b, t, length = chars.shape
+    e = enc.embedding(chars.reshape(b * t, length)).transpose(1, 2)  # (B*T, C, L)
+    f = torch.relu(enc.conv(e)).masked_fill((chars.reshape(b * t, 1, length) == 0), 0.0)
+    return f.max(dim=2).values.reshape(b, t, -1)
+
+
+@pytest.mark.parametrize("width", [1, 3, 5])
+def test_char_cnn_by_gathers_equals_the_convolution_values_and_gradients(width):
+    from lab.models.encoders import CharCNN
+
+    torch.manual_seed(0)
+    enc = CharCNN(num_chars=9, char_dim=4, filters=6, width=width).double()
+    chars = random_chars()
+    ref, ref_grads, w = values_and_grads(enc, lambda: conv_char_features(enc, chars), [], None)
+    out, grads, _ = values_and_grads(enc, lambda: enc(chars), [], w)
+    assert torch.allclose(out, ref, **TOL)
+    assert (out[0, -2:] == 0).all()  # padding tokens
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(a, b, **TOL)
+    with pytest.raises(ValueError, match="width must be odd"):
+        CharCNN(num_chars=9, char_dim=4, filters=6, width=2)
+
+
 @pytest.mark.parametrize("char_encoder", [None, "cnn", "lstm"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_tagger_loss_and_gradients_do_not_depend_on_the_path(char_encoder, bidirectional):
