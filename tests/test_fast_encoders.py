@@ -204,9 +204,14 @@ def test_bench_tagger_rows_have_both_precisions_and_their_ratios(tmp_path, monke
         assert training[4].strip() == training[7].strip() == "-"
         assert "not measured here (no native bf16)" in (tmp_path / "b.md").read_text()
         training[4] = training[7] = "1"
-    lab, bf16, ref, ratio, bf16_ratio = (float(c.replace(",", "")) for c in training[3:])
-    assert min(lab, bf16, ref) > 0
+    lab, bf16, ref, ratio, bf16_ratio, encoder, ceiling = (
+        float(c.replace(",", "")) for c in training[3:]
+    )
+    assert min(lab, bf16, ref, encoder) > 0
     assert ratio == pytest.approx(lab / ref, rel=0.02, abs=0.01)
+    assert ceiling == pytest.approx(encoder / ref, rel=0.02, abs=0.01)
+    decoding = rows[3].strip("|").split("|")  # rows 0-2: training; 3-5: decoding
+    assert len(decoding) == 8  # no encoder-alone columns: that bound is the training's
     if native_bf16:
         assert bf16_ratio == pytest.approx(bf16 / ref, rel=0.02, abs=0.01)
 
