@@ -188,6 +188,20 @@ def test_train_fp16_on_the_cpu_refused(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_train_bf16_warns_where_the_cpu_emulates_it(tmp_path, capsys, monkeypatch, native):
+    from lab import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    # a GRU: autocast leaves it in fp32 on any CPU (an LSTM would take oneDNN's bf16
+    # kernel, which a CPU pretending to have it here may lack)
+    gru = ["--model", "encoder=gru,head=crf,embedding_dim=8,hidden=8", *TINY[2:]]
+    rc, err = lab(capsys, "train", *gru, *SYNTH, "--train-config", "amp=bf16",
+                  "--out", str(tmp_path / "run"))  # fmt: skip
+    assert rc == 0, err
+    assert ("amp=bf16 runs emulated" in err) is not native
+
+
 def test_train_out_is_an_existing_file(tmp_path, capsys):
     out = tmp_path / "notes.txt"
     out.write_text("keep me")
