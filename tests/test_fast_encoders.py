@@ -176,6 +176,7 @@ def test_bench_tagger_writes_its_tables_at_a_tiny_size(tmp_path):
     assert bench_tagger.main(args) == 0
     text = out.read_text()
     assert "torch thread(s)" in text and torch.__version__ in text
+    assert "Command `" in text and "; commit " in text
     assert "## Training" in text and "## Decoding" in text and "## Viterbi alone" in text
     assert "| bilstm-crf | 8 |" in text and "| lstm-crf | 8 |" in text
     for name in ("bilstm-crf", "bilstm-softmax", "lstm-crf"):

@@ -363,6 +363,8 @@ def bf16_is_native(device) -> bool:
 def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) -> str:
     import torch
 
+    from lab.runs.provenance import command_line, describe_commit, now
+
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     if device.type == "cuda":
         machine += f", {torch.cuda.get_device_name(device)}"
@@ -372,6 +374,8 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         )
     lines = [
         "# Tagger throughput: lab vs the tagger a user would write",
+        "",
+        f"Command `{command_line()}`; commit {describe_commit()}; {now()}.",
         "",
         f"Device {device}; machine {machine}; {args.threads} torch thread(s); torch "
         f"{torch.__version__}. Data: {source}, length-bucketed batches (first "
