@@ -6,6 +6,7 @@ made, seeding and timing of one run.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -146,7 +147,11 @@ def start_run(config: dict):
 def best_time(fn: Callable[[], object], device, repeats: int = 3, warmup: int = 1) -> float:
     """Fastest wall seconds of ``fn()`` over ``repeats`` calls after ``warmup``: on a
     shared machine, other processes only ever add time, so the minimum is the least
-    disturbed estimate of the cost itself (what timeit recommends)."""
+    disturbed estimate of the cost itself (what timeit recommends). Python's garbage
+    collector is paused while ``fn`` runs, as timeit pauses it: its full passes walk every
+    live object, so a call that holds T tensors pays a share that grows faster than T
+    (forward-backward's time per token rose x1.7 from T = 1,000 to 100,000 with it, x1.2
+    without), which would make a linear algorithm look super-linear."""
     return min(_times(fn, device, repeats, warmup))
 
 
@@ -158,12 +163,20 @@ def _times(fn: Callable[[], object], device, repeats: int, warmup: int) -> list[
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
+    collecting = gc.isenabled()
+    try:
+        for _ in range(repeats):
+            synchronize(device)
+            gc.disable()
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            times.append(time.perf_counter() - start)
+            if collecting:
+                gc.enable()
+    finally:
+        if collecting:
+            gc.enable()
     return times
 
 

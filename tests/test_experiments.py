@@ -134,6 +134,30 @@ def test_timing_runs_pin_threads_and_restore_them() -> None:
     assert metrics["time_ms"] > 0 and metrics["logz_abs_err"] < 1e-9
 
 
+def test_best_time_pauses_the_garbage_collector_only_while_timing() -> None:
+    """As timeit does: a collection pass inside the timed call would charge the call for
+    every live object (a linear forward-backward looked super-linear with it)."""
+    import gc
+
+    import torch
+
+    from experiments._common import best_time
+
+    seen = []
+    assert gc.isenabled()
+    seconds = best_time(lambda: seen.append(gc.isenabled()), torch.device("cpu"), repeats=3)
+    assert seen == [True, False, False, False]  # the warm-up call, then the timed ones
+    assert gc.isenabled() and seconds >= 0
+
+    def fails():
+        if not gc.isenabled():
+            raise RuntimeError("inside the timed call")
+
+    with pytest.raises(RuntimeError, match="inside the timed call"):
+        best_time(fails, torch.device("cpu"))
+    assert gc.isenabled()  # restored after a failure too
+
+
 def test_learning_curve_model_names() -> None:
     module = experiment.load("learning_curve")
     bi = module.model_kwargs("bigru-softmax", 8, 4, False)
