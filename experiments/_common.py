@@ -164,16 +164,14 @@ def _times(fn: Callable[[], object], device, repeats: int, warmup: int) -> list[
         fn()
     times = []
     collecting = gc.isenabled()
+    gc.disable()  # the warm-up above ran with it, so its garbage does not pile up here
     try:
         for _ in range(repeats):
             synchronize(device)
-            gc.disable()
             start = time.perf_counter()
             fn()
             synchronize(device)
             times.append(time.perf_counter() - start)
-            if collecting:
-                gc.enable()
     finally:
         if collecting:
             gc.enable()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from lab.runs.provenance import resolve_device as _resolve_name
@@ -55,7 +57,14 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU runs oneDNN's bf16 kernels (AVX512-BF16 or AMX tiles): there
     bf16 autocast is the fast path; on an AVX2 CPU bf16 is emulated, slower than fp32."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 autocast is a fast path on ``device``: CUDA, or a CPU with native
+    bf16. Elsewhere it is emulated and slower than fp32, not worth a run or a column."""
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())

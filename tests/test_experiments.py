@@ -176,16 +176,17 @@ def test_learning_curve_model_names() -> None:
 def test_ewt_quality_runs_at_tiny_scale(tmp_path, monkeypatch) -> None:
     from collections import Counter
 
+    from lab import device
     from lab.data import load_real_corpus
 
     module = experiment.load("ewt_quality")
     # where bf16 is not native the grid leaves the bf16 runs out ...
-    monkeypatch.setattr(module, "bf16_is_fast", lambda: False)
+    monkeypatch.setattr(device, "bf16_is_fast", lambda _: False)
     if not module.grid("tiny"):
         pytest.skip("UD EWT is not there")
     assert {c.get("amp", "none") for c in module.grid("tiny")} == {"none"}
     # ... and has them where it is (run here on whatever bf16 this CPU has: emulated on AVX2)
-    monkeypatch.setattr(module, "bf16_is_fast", lambda: True)
+    monkeypatch.setattr(device, "bf16_is_fast", lambda _: True)
     configs = [dict(c, device="cpu") for c in module.grid("tiny")]
     assert {c["head"] for c in configs} == {"crf", "softmax"}
     assert Counter(c.get("amp", "none") for c in configs) == {"none": 2, "bf16": 2}

@@ -261,6 +261,7 @@ def _median_rates(jobs: dict, batches_of: dict, rounds: int, device) -> dict:
 def main(args: argparse.Namespace) -> int:
     import torch
 
+    from lab import device as devices
     from lab.data import Vocabs, make_batches
 
     sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
@@ -291,7 +292,7 @@ def main(args: argparse.Namespace) -> int:
         if name in names
         for chars in CHARS
     ]
-    bf16 = bf16_is_native(device)
+    bf16 = devices.bf16_is_fast(device)  # else no bf16 column: emulated, slower than fp32
     sides = [("lab", "none")] + [("bf16", "bf16")] * bf16 + [("ref", "none")]
     train_jobs, decode_jobs, viterbi_jobs = {}, {}, {}
     for i, row in enumerate(rows):
@@ -352,17 +353,10 @@ def _rate_rows(rows, rates) -> list[str]:
     return out
 
 
-def bf16_is_native(device) -> bool:
-    """Whether the bench measures lab under bf16 autocast: on CUDA, and on a CPU with
-    native bf16; elsewhere bf16 is emulated, slower than fp32, and not worth a column."""
-    from lab import device as devices
-
-    return device.type == "cuda" or (device.type == "cpu" and devices.cpu_has_native_bf16())
-
-
 def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) -> str:
     import torch
 
+    from lab import device as devices
     from lab.runs.provenance import command_line, describe_commit, now
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
@@ -384,7 +378,7 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         f"no dropout; lab steps with lab's optimizer (fused AdamW, lab.training.fit), the "
         f"reference with torch.optim.AdamW's default; lab bf16 = the same lab model under "
         f"bf16 autocast (TrainConfig amp='bf16': encoder in bf16, heads score in float32)"
-        f"{'' if bf16_is_native(device) else ', not measured here (no native bf16)'}, "
+        f"{'' if devices.bf16_is_fast(device) else ', not measured here (no native bf16)'}, "
         f"the reference in fp32 as a user writes it. {args.rounds} interleaved rounds, "
         "median; tokens/s of real tokens.",
         "Reference: nn.Embedding (+ the same char CNN, or the same char BiLSTM as a packed "

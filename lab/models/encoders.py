@@ -273,7 +273,7 @@ class CharLSTM(nn.Module):
         lengths = (flat != 0).sum(dim=1)  # (N,) characters are left-aligned
         real = lengths.nonzero().squeeze(1)  # tokens, not padding positions
         out = torch.zeros(flat.shape[0], self.filters, device=flat.device)
-        refuse_packed_bf16(self.lstm, out)
+        refuse_packed_bf16(self.lstm, flat)
         if real.numel():
             packed = pack_padded_sequence(
                 self.embedding(flat[real]), lengths[real].cpu(), batch_first=True,
