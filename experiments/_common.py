@@ -214,15 +214,22 @@ def shuffled_chunks(n: int, batch_size: int, seed: int, epoch: int) -> list[list
 
 def train_config(config: dict, dev_metric: str = "token_accuracy"):
     """The run's training settings (``config``: lr, batch_size, max_epochs, patience,
-    max_seconds, seed, device, amp) as a lab.training TrainConfig. ``max_seconds`` is a safety
-    net only: a run it stops is counted and left out of every verdict (``capped``)."""
+    min_updates, solved_at, max_seconds, seed, device, amp) as a lab.training TrainConfig.
+    ``patience`` None is a fixed budget of ``max_epochs`` (ended early only by
+    ``solved_at``); ``min_updates`` keeps patience from ending a run on a plateau.
+    ``max_seconds`` is a safety net only: a run it stops is counted and left out of every
+    verdict (``capped``)."""
     from lab.training.config import TrainConfig
 
+    patience = config.get("patience", 2)
+    solved_at = config.get("solved_at")
     return TrainConfig(
         lr=float(config.get("lr", 2e-3)),
         batch_size=int(config.get("batch_size", 32)),
         max_epochs=int(config.get("max_epochs", 10)),
-        patience=int(config.get("patience", 2)),
+        patience=None if patience is None else int(patience),
+        min_updates=int(config.get("min_updates", 0)),
+        solved_at=None if solved_at is None else float(solved_at),
         max_seconds=config.get("max_seconds"),
         dev_metric=dev_metric,
         device=str(config.get("device", "auto")),
@@ -249,12 +256,14 @@ def fit_model(
 
 
 def fit_metrics(result) -> dict:
-    """What every trained run records of its training: epochs, seconds, why it stopped
-    (``capped``: the max_seconds safety net stopped it, so it is left out of verdicts)."""
+    """What every trained run records of its training: epochs, updates, seconds, why it
+    stopped (``capped``: the max_seconds safety net stopped it, so it is left out of verdicts)."""
     reason = str(getattr(result, "stopped_reason", ""))
     return {
         "epochs": int(result.epochs),
         "best_epoch": int(getattr(result, "best_epoch", 0)),
+        "updates": int(getattr(result, "updates", 0)),
+        "updates_to_best": int(getattr(result, "updates_to_best", 0)),
         "train_seconds": float(result.train_seconds),
         "stopped_reason": reason,
         "capped": reason == "max_seconds",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,6 +18,49 @@ HEAD_DECODERS: dict[str, tuple[str, ...]] = {
 }
 HEADS = tuple(HEAD_DECODERS)
 CHAR_ENCODERS = ("cnn", "lstm")
+# initialisations beyond torch's (lab.models.initialisation applies them)
+RECURRENT_INITS = ("default", "orthogonal", "identity")
+GATED_ENCODERS = ("gated", "lstm", "gru")
+RECURRENT_ENCODERS = ("elman", "residual", "gated", "lstm", "gru")
+
+
+def parse_gate_init(spec: str) -> tuple[str, float]:
+    """``"default"`` -> ("default", 0); ``"bias:B"`` -> ("bias", B); ``"chrono:TMAX"`` ->
+    ("chrono", TMAX). ValueError naming what was expected otherwise."""
+    if not isinstance(spec, str):
+        raise ValueError(f"gate_init must be a string, got {spec!r}")
+    kind, sep, value = spec.partition(":")
+    expected = "expected 'default', 'bias:B' (B a number) or 'chrono:TMAX' (TMAX >= 2)"
+    if kind == "default" and not sep:
+        return "default", 0.0
+    if kind not in ("bias", "chrono") or not sep:
+        raise ValueError(f"gate_init {spec!r}: {expected}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"gate_init {spec!r}: {expected}") from None
+    if not math.isfinite(number) or (kind == "chrono" and number < 2):
+        raise ValueError(f"gate_init {spec!r}: {expected}")
+    return kind, number
+
+
+def check_init(encoder: str, gate_init: str, recurrent_init: str) -> None:
+    """ValueError unless the inits exist and apply to ``encoder``."""
+    kind, _ = parse_gate_init(gate_init)
+    if kind != "default" and encoder not in GATED_ENCODERS:
+        raise ValueError(
+            f"gate_init={gate_init!r} needs a gated encoder {list(GATED_ENCODERS)}; "
+            f"encoder {encoder!r} has no gate"
+        )
+    if recurrent_init not in RECURRENT_INITS:
+        raise ValueError(
+            f"unknown recurrent_init {recurrent_init!r}; expected one of {list(RECURRENT_INITS)}"
+        )
+    if recurrent_init != "default" and encoder not in RECURRENT_ENCODERS:
+        raise ValueError(
+            f"recurrent_init={recurrent_init!r} needs a recurrent encoder; "
+            f"encoder {encoder!r} has no recurrence"
+        )
 
 
 @dataclass(frozen=True)
@@ -43,6 +87,11 @@ class ModelConfig:
     beam_width      k for the autoregressive head's beam decoder
     bio_constraints forbid invalid BIO transitions (crf and hmm heads; needs tag_names)
     tag_embedding_dim  size of the y_{t-1} embedding of the autoregressive head
+    gate_init       the bias of the gate that keeps the old state (LSTM forget gate, GRU
+                    update gate, the lecture's lambda): "default" (torch's draw), "bias:B"
+                    or "chrono:TMAX" (lab.models.initialisation); gated encoders only
+    recurrent_init  each H x H block of the recurrent weights: "default", "orthogonal" or
+                    "identity"; recurrent encoders only
     """
 
     encoder: str = "lstm"
@@ -60,6 +109,8 @@ class ModelConfig:
     beam_width: int = 4
     bio_constraints: bool = False
     tag_embedding_dim: int = 16
+    gate_init: str = "default"
+    recurrent_init: str = "default"
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -100,6 +151,11 @@ class ModelConfig:
             # the default encoder ('lstm') means "none given": store the encoder-less value,
             # as the committed configs do, so that head='hmm' alone names the same model
             object.__setattr__(self, "encoder", "bow")
+        if self.head != "hmm":
+            check_init(self.encoder, self.gate_init, self.recurrent_init)
+        elif (self.gate_init, self.recurrent_init) != ("default", "default"):
+            raise ValueError("head 'hmm' has no encoder to initialise: leave gate_init and "
+                             "recurrent_init unset")
         if self.bio_constraints and self.head not in ("crf", "hmm"):
             raise ValueError(f"bio_constraints needs head 'crf' or 'hmm', got head={self.head!r}")
 

@@ -16,7 +16,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from lab import device
 from lab.data.vocab import PAD_ID, UNK_ID
 from lab.models.cells import CELLS
-from lab.models.config import ENCODERS
+from lab.models.config import ENCODERS, check_init
+from lab.models.initialisation import init_cell, init_torch_rnn
 
 
 def check_lengths(lengths: torch.Tensor, time: int) -> None:
@@ -501,14 +502,25 @@ def build_encoder(
     layers: int = 1,
     bidirectional: bool = False,
     dropout: float = 0.0,
+    gate_init: str = "default",
+    recurrent_init: str = "default",
 ) -> Encoder:
-    """The encoder named ``kind`` (one of ENCODERS) reading features of size ``input_dim``."""
+    """The encoder named ``kind`` (one of ENCODERS) reading features of size ``input_dim``,
+    its gates and recurrent weights initialised by ``gate_init`` and ``recurrent_init``
+    (lab.models.initialisation; "default" leaves torch's draw)."""
+    check_init(kind, gate_init, recurrent_init)
     if kind == "bow":
         if bidirectional:
             raise ValueError("encoder 'bow' has no direction: set bidirectional=False")
         return BowEncoder(input_dim, hidden, layers, dropout)
     if kind in CELLS:
-        return CustomRecurrentEncoder(kind, input_dim, hidden, layers, bidirectional, dropout)
+        encoder = CustomRecurrentEncoder(kind, input_dim, hidden, layers, bidirectional, dropout)
+        for cells in encoder.layers:
+            for cell in cells:
+                init_cell(cell, gate_init, recurrent_init)
+        return encoder
     if kind in ("lstm", "gru"):
-        return TorchRecurrentEncoder(kind, input_dim, hidden, layers, bidirectional, dropout)
+        encoder = TorchRecurrentEncoder(kind, input_dim, hidden, layers, bidirectional, dropout)
+        init_torch_rnn(encoder.rnn, gate_init, recurrent_init)
+        return encoder
     raise ValueError(f"unknown encoder {kind!r}; expected one of {list(ENCODERS)}")

@@ -65,6 +65,8 @@ def build_model(
         layers=config.layers,
         bidirectional=config.bidirectional,
         dropout=config.dropout,
+        gate_init=config.gate_init,
+        recurrent_init=config.recurrent_init,
     )
     head: Head
     if config.head == "softmax":

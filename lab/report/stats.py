@@ -243,3 +243,62 @@ def tost(values: Sequence[float], delta: float, alpha: float = 0.05) -> Equivale
     if alpha not in (0.05, 0.025):
         raise ValueError(f"alpha must be 0.05 or 0.025, got {alpha!r}")
     return Equivalence(mean_ci(values, 1 - 2 * alpha), float(delta))
+
+
+# --- counts: how many seeds did something (a bimodal outcome: learned or not) ----------
+
+
+def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
+    """One-sided p-value of Fisher's exact test that group 1's rate exceeds group 2's:
+    P(K1 >= k1) under the hypergeometric law of the 2x2 table with its margins fixed (k1
+    of n1 and k2 of n2 successes). 5 of 5 against 0 of 5 gives 1/252 = 0.004."""
+    for name, value in (("k1", k1), ("n1", n1), ("k2", k2), ("n2", n2)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    if k1 > n1 or k2 > n2:
+        raise ValueError(f"successes exceed trials: {k1}/{n1}, {k2}/{n2}")
+    total, successes = n1 + n2, k1 + k2
+    denominator = math.comb(total, n1)
+    high = min(n1, successes)
+    tail = sum(math.comb(successes, k) * math.comb(total - successes, n1 - k) for k in range(k1, high + 1))
+    return tail / denominator
+
+
+def holm_reject(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down procedure: which of the hypotheses to reject at family-wise error
+    rate ``alpha``, in the order given."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    reject = [False] * len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (len(p_values) - rank):
+            break
+        reject[i] = True
+    return reject
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) two-sided interval of a rate seen k times in n, by
+    bisection on the binomial tails (no scipy)."""
+    if not (isinstance(n, int) and n >= 1 and isinstance(k, int) and 0 <= k <= n):
+        raise ValueError(f"expected 0 <= k <= n, n >= 1, got k={k!r}, n={n!r}")
+    tail = (1.0 - level) / 2
+
+    def upper_tail(p: float) -> float:  # P(X >= k | p)
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+    def lower_tail(p: float) -> float:  # P(X <= k | p)
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(0, k + 1))
+
+    def solve(f, increasing: bool) -> float:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if (f(mid) < tail) == increasing:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    low = 0.0 if k == 0 else solve(upper_tail, increasing=True)
+    high = 1.0 if k == n else solve(lower_tail, increasing=False)
+    return low, high

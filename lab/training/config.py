@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lab.configs import config_from_dict
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 LR_SCHEDULES = ("none", "linear", "cosine")
 DEV_METRICS = ("token_accuracy", "span_f1")
@@ -19,8 +28,15 @@ class TrainConfig:
     lr, weight_decay  AdamW's; the lr decays to 0 over ``max_epochs`` by ``lr_schedule``
                       (none | linear | cosine)
     batch_size        sentences per batch
-    max_epochs        upper bound on passes over the training data
-    patience          stop after this many epochs without a better dev score
+    max_epochs        upper bound on passes over the training data: the budget
+    patience          stop after this many epochs without a better dev score; None: never
+                      stop on a flat dev score (a fixed budget)
+    min_updates       patience may stop the run only after this many gradient updates: a
+                      long-lag task or an NER tagger can sit on a plateau (chance, all-O)
+                      for tens of epochs before it learns, which patience alone reads as
+                      convergence
+    solved_at         stop as soon as the dev score reaches this (the task is solved; None:
+                      never), the only early stop a fixed budget allows
     clip_norm         clip the gradient's global L2 norm to this (None: no clipping)
     dev_metric        "token_accuracy" or "span_f1" (BIO tags), higher is better
     device            "auto" (cuda, then mps, then cpu) or a torch device name
@@ -35,7 +51,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     max_epochs: int = 20
-    patience: int = 3
+    patience: int | None = 3
+    min_updates: int = 0
+    solved_at: float | None = None
     clip_norm: float | None = 5.0
     lr_schedule: str = "none"
     dev_metric: str = "token_accuracy"
@@ -53,8 +71,16 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
         for name in ("batch_size", "max_epochs", "patience"):
             value = getattr(self, name)
+            if name == "patience" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not _is_int(self.min_updates) or self.min_updates < 0:
+            raise ValueError(f"min_updates must be an int >= 0, got {self.min_updates!r}")
+        if self.solved_at is not None and not (
+            _is_number(self.solved_at) and math.isfinite(self.solved_at)
+        ):
+            raise ValueError(f"solved_at must be a finite number or None, got {self.solved_at!r}")
         if self.clip_norm is not None and not (
             isinstance(self.clip_norm, (int, float)) and self.clip_norm > 0
         ):

@@ -58,13 +58,16 @@ class FitResult:
     (epoch, train_loss, dev metric, lr, seconds, tokens_per_s).
 
     best_epoch           0 when no epoch was finite (then ``fit`` raised)
+    updates              gradient updates made (each epoch's cumulative count is in
+                         ``history`` as "updates"); updates_to_best: those before the best
+                         epoch's evaluation
     dev_metric           the history key of the score: ``config.dev_metric``, or "score"
                          when ``fit`` was given a ``score`` function
     train_seconds        wall time of the whole fit, dev evaluations included
     train_tokens_per_s   training tokens per second of training time (batching, forward,
                          backward, step; dev evaluation excluded)
     seconds_to_best      wall time from the start until the best epoch's evaluation
-    stopped_reason       max_epochs | patience | max_seconds | interrupted |
+    stopped_reason       max_epochs | patience | solved | max_seconds | interrupted |
                          nonfinite_loss | closed_form
     """
 
@@ -75,6 +78,8 @@ class FitResult:
     train_tokens_per_s: float
     history: list[dict[str, Any]] = field(default_factory=list)
     dev_metric: str = "token_accuracy"
+    updates: int = 0
+    updates_to_best: int = 0
     seconds_to_best: float = float("nan")
     stopped_reason: str = "max_epochs"
     device: str = "cpu"
@@ -187,6 +192,7 @@ class _Epoch:
 
     loss_sum: float  # sum over batches of loss * num_tokens
     tokens: int
+    steps: int
     seconds: float
     out_of_time: bool
     nonfinite: bool
@@ -252,7 +258,7 @@ class _Stepper:
         self.model.train()
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
-        tokens, out_of_time, nonfinite = 0, False, False
+        tokens, steps, out_of_time, nonfinite = 0, 0, False, False
         bar = tqdm(
             batches,
             desc=f"epoch {epoch}",
@@ -267,6 +273,7 @@ class _Stepper:
             loss = self.step(batch.to(self.device))
             loss_sum += loss * batch.num_tokens
             tokens += batch.num_tokens
+            steps += 1
             if i % self.SYNC_EVERY == 0 or i == len(batches):
                 total = float(loss_sum)
                 if not math.isfinite(total):
@@ -280,7 +287,7 @@ class _Stepper:
         bar.close()
         synchronize(self.device)
         seconds = time.perf_counter() - t0
-        return _Epoch(float(loss_sum), tokens, seconds, out_of_time, nonfinite)
+        return _Epoch(float(loss_sum), tokens, steps, seconds, out_of_time, nonfinite)
 
 
 class _Run:
@@ -320,11 +327,13 @@ class _Run:
     def count(self, done: _Epoch) -> None:
         self.train_tokens += done.tokens
         self.train_seconds += done.seconds
+        self.result.updates += done.steps
 
     def keep(self, epoch: int, key: tuple[float, float]) -> None:
         """Make the model's current state the best, and save it."""
         self.best_key = key
         self.result.best_dev_metric, self.result.best_epoch = key[0], epoch
+        self.result.updates_to_best = self.result.updates
         self.result.seconds_to_best = time.perf_counter() - self.start
         self.best_state = _cpu_state(self.model)
         if self.out_dir is not None:
@@ -340,6 +349,7 @@ class _Run:
         self.result.history.append(
             {
                 "epoch": epoch,
+                "updates": self.result.updates,
                 "train_loss": done.train_loss,
                 self.metric: key[0],
                 "lr": lr,
@@ -443,8 +453,11 @@ def fit(
                   after every epoch in eval mode under no_grad; None: the tagger dev score
                   of ``dev`` by ``config.dev_metric`` (tie-break: token accuracy)
 
-    AdamW with gradient clipping and an optional lr schedule; early stopping when the
-    score has not improved for ``patience`` epochs; Ctrl-C stops cleanly. The model ends
+    AdamW with gradient clipping and an optional lr schedule. The run ends after
+    ``max_epochs``, or earlier when the score reaches ``solved_at`` (the task is solved),
+    or when it has not improved for ``patience`` epochs once ``min_updates`` updates are
+    done (patience None: never; a plateau cannot end a run before its minimum); Ctrl-C
+    stops cleanly. The model ends
     in the best finite state, in eval mode, on ``config.device``. Returns a ``FitResult``;
     raises ``NonFiniteTrainingError`` when no epoch was finite (module doc).
     """
@@ -490,7 +503,14 @@ def fit(
             if done.out_of_time:
                 run.result.stopped_reason = "max_seconds"
                 break
-            if run.stale_epochs >= config.patience:
+            if config.solved_at is not None and key[0] >= config.solved_at:
+                run.result.stopped_reason = "solved"
+                break
+            if (
+                config.patience is not None
+                and run.stale_epochs >= config.patience
+                and run.result.updates >= config.min_updates
+            ):
                 run.result.stopped_reason = "patience"
                 break
         else:
