@@ -266,7 +266,7 @@ def seeds_learned(values: Sequence[float]) -> tuple[int, int]:
 
 
 def learned_text(values: Sequence[float]) -> str:
-    """"k/n (95% CI lo-hi)": seeds that learned, with the exact binomial interval."""
+    """ "k/n (95% CI lo-hi)": seeds that learned, with the exact binomial interval."""
     k, n = seeds_learned(values)
     lo, hi = stats.clopper_pearson(k, n)
     return f"{k}/{n} ({lo:.2f}-{hi:.2f})"
@@ -348,9 +348,7 @@ def rule(
         f"seeds that learned each lag (of {seeds}): {learned}; "
         + (
             f"Elman at chance where {'/'.join(gated)} learned the key in more seeds: lag "
-            f"{info_lag} (Fisher p: "
-            + ", ".join(f"{c} {p:.3f}" for c, p in info_p.items())
-            + ")"
+            f"{info_lag} (Fisher p: " + ", ".join(f"{c} {p:.3f}" for c, p in info_p.items()) + ")"
             if info_half
             else "no lag where the Elman RNN is at chance and every gated cell learned the key "
             "in more seeds"
@@ -545,7 +543,9 @@ def learning_tables(df, out_dir: Path, context: dict) -> None:
         )
     table = pd.DataFrame(rows)
     order = {c: i for i, c in enumerate(CELLS)}
-    table = table.sort_values(["cell", "lag"], key=lambda col: col.map(order) if col.name == "cell" else col)
+    table = table.sort_values(
+        ["cell", "lag"], key=lambda col: col.map(order) if col.name == "cell" else col
+    )
     common.write_table(
         table,
         out_dir,
@@ -554,14 +554,14 @@ def learning_tables(df, out_dir: Path, context: dict) -> None:
         f"Seeds that learned each lag (test query accuracy >= {LEARNED:g}; exact 95% "
         f"binomial CI), seeds whose dev query accuracy reached {LEARNED:g}, and the updates "
         f"(batches of 32) before the first dev evaluation at >= {LEARNED:g}, per seed in "
-        f"seed order (\"never\": not within the budget of `budget_updates`).",
+        f'seed order ("never": not within the budget of `budget_updates`).',
     )
     # the plot: updates to learn, a seed that never learned drawn at the budget (a lower
     # bound of its true cost)
     curve = df.assign(
         updates=[
             float(u) if u is not None and u == u else float(b)
-            for u, b in zip(df["updates_to_learn"], df["budget_updates"])
+            for u, b in zip(df["updates_to_learn"], df["budget_updates"], strict=True)
         ]
     )
     common.plot(

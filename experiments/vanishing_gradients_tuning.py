@@ -135,7 +135,8 @@ def scores_frame(records: Sequence[dict]):
                         sum(m["dev_query_accuracy"] for m in metrics) / len(metrics), 3
                     ),
                     "updates_to_learn": ", ".join(
-                        f"{m['updates_to_learn']:,}" if m.get("updates_to_learn") is not None
+                        f"{m['updates_to_learn']:,}"
+                        if m.get("updates_to_learn") is not None
                         else "never"
                         for m in metrics
                     ),  # fmt: skip

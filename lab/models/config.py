@@ -154,8 +154,9 @@ class ModelConfig:
         if self.head != "hmm":
             check_init(self.encoder, self.gate_init, self.recurrent_init)
         elif (self.gate_init, self.recurrent_init) != ("default", "default"):
-            raise ValueError("head 'hmm' has no encoder to initialise: leave gate_init and "
-                             "recurrent_init unset")
+            raise ValueError(
+                "head 'hmm' has no encoder to initialise: leave gate_init and recurrent_init unset"
+            )
         if self.bio_constraints and self.head not in ("crf", "hmm"):
             raise ValueError(f"bio_constraints needs head 'crf' or 'hmm', got head={self.head!r}")
 

@@ -32,6 +32,7 @@ from torch import nn
 from lab.models.cells import GatedCell, RecurrentCell
 from lab.models.config import parse_gate_init
 
+
 def _keep_bias(kind: str, value: float, size: int, like: torch.Tensor) -> torch.Tensor:
     """(size,) biases of a keep gate: the constant, or chrono's log U(1, TMAX - 1)."""
     if kind == "bias":

@@ -260,7 +260,9 @@ def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
     total, successes = n1 + n2, k1 + k2
     denominator = math.comb(total, n1)
     high = min(n1, successes)
-    tail = sum(math.comb(successes, k) * math.comb(total - successes, n1 - k) for k in range(k1, high + 1))
+    tail = sum(
+        math.comb(successes, k) * math.comb(total - successes, n1 - k) for k in range(k1, high + 1)
+    )
     return tail / denominator
 
 

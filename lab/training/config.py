@@ -16,6 +16,7 @@ def _is_int(value: Any) -> bool:
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
+
 LR_SCHEDULES = ("none", "linear", "cosine")
 DEV_METRICS = ("token_accuracy", "span_f1")
 AMP_MODES = ("none", "bf16", "fp16")
