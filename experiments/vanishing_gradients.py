@@ -36,6 +36,7 @@ CELLS = ("elman", "residual", "gated", "lstm", "gru")
 PROBE_SENTENCES = 32  # sentences whose gradient norms are averaged
 LEARNED = 0.9  # a run learned its lag: query accuracy >= this (dev: updates to learn)
 SOLVED = 0.99  # the only early stop: dev query accuracy >= this
+PATIENCE_BEFORE = 40  # the standard grid's patience before the fixed budget
 
 # Per cell, the configuration the tuning grid chose (vanishing_gradients_tuning: learning
 # rate x one initialisation choice per cell, at lags 20 and 50 on seeds 100-101, dev
@@ -172,6 +173,30 @@ def updates_per_epoch(config: Mapping) -> int:
     return -(-int(config["n_train"]) // int(config.get("batch_size", 32)))
 
 
+def patience_stop(scores: Sequence[float], patience: int) -> int | None:
+    """The epoch (from 1) at which early stopping with ``patience`` would have ended a run
+    whose dev scores per epoch were ``scores`` (its training up to there is the same), or
+    None if it would have run them all."""
+    best, stale = float("-inf"), 0
+    for epoch, score in enumerate(scores, start=1):
+        if score > best:
+            best, stale = score, 0
+        else:
+            stale += 1
+        if stale >= patience:
+            return epoch
+    return None
+
+
+def abandoned_by_patience(curve: Sequence[Sequence[float]], patience: int) -> bool:
+    """True when a run that learned (dev >= LEARNED in ``curve``, [updates, score] per
+    epoch) would have been stopped before that by early stopping with ``patience``."""
+    scores = [score for _, score in curve]
+    learned = next((e for e, s in enumerate(scores, start=1) if s >= LEARNED), None)
+    stop = patience_stop(scores, patience)
+    return learned is not None and stop is not None and stop < learned
+
+
 def run(config: dict) -> dict:
     import torch
 
@@ -226,8 +251,8 @@ def run(config: dict) -> dict:
 # --- the rule ----------------------------------------------------------------------
 
 BAND = (-3.0, 3.0)  # log10 relative gradient norm: below vanished, above exploded
-CHANCE_MARGIN = 0.1  # "at chance": the CI's upper end <= chance + this
-ALPHA = 0.05  # family-wise error of the information half's tests (Holm over GATED)
+CHANCE_MARGIN = 0.1  # "at chance": mean query accuracy <= chance + this
+ALPHA = 0.05  # level of each of the information half's tests (one per GATED cell)
 GATED = ("gated", "lstm", "gru")  # the cells the information half reads
 
 RULE = (
@@ -240,11 +265,12 @@ RULE = (
     "{lo:g}) while every other cell kept it (CI of log10 within [{lo:g}, {hi:g}]: neither "
     "vanished nor exploded; above {hi:g} is reported as an explosion). Information half: "
     "a seed either learns a lag (test query accuracy >= {learned:g}) or stays near "
-    "chance, so the half counts seeds: at some lag the Elman RNN is at chance (t CI upper "
-    "end of its mean query accuracy <= chance + {margin:g}) while each of {gated} learned "
-    "the lag in more seeds than the Elman RNN (Fisher's exact test, one-sided, Holm over "
-    "the {n_gated} cells at family-wise {alpha:g}: 5 of 5 seeds against 0 of 5 gives p = "
-    "0.004, 3 of 5 is not enough). supported if both halves hold, not supported if "
+    "chance, so the half counts seeds: at some lag the Elman RNN is at chance (its mean "
+    "query accuracy <= chance + {margin:g}) while each of {gated} learned "
+    "the lag in more seeds than the Elman RNN (Fisher's exact test, one-sided, p <= "
+    "{alpha:g} for each of the {n_gated}: the claim needs every one, an intersection-union "
+    "test, so no correction is due; 4 of 5 seeds against 0 of 5 gives p = 0.024, 3 of 5 "
+    "p = 0.083, 3 of 3 against 0 of 3 p = 0.05). supported if both halves hold, not supported if "
     "neither, mixed otherwise"
 )
 
@@ -275,12 +301,15 @@ def learned_text(values: Sequence[float]) -> str:
 def info_holds(accuracy: Mapping[str, Mapping[int, Sequence[float]]], lag: int, chance: float):
     """(holds, p-values per gated cell) of the information half at ``lag``."""
     elman = accuracy["elman"][lag]
-    at_chance = stats.estimate(elman).high <= chance + CHANCE_MARGIN
+    # the test below is what errs or not; "at chance" says what the Elman RNN's failure
+    # looks like, and a t CI over 3 seeds near chance is too wide to say it
+    at_chance = stats.estimate(elman).mean <= chance + CHANCE_MARGIN
     k0, n0 = seeds_learned(elman)
     gated = [c for c in GATED if c in accuracy]
     p_values = {c: stats.fisher_greater(*seeds_learned(accuracy[c][lag]), k0, n0) for c in gated}
-    rejected = stats.holm_reject(list(p_values.values()), ALPHA)
-    return bool(gated) and at_chance and all(rejected), p_values
+    # "each gated cell" is an intersection of alternatives: each test at ALPHA, no
+    # correction (an intersection-union test errs only if every one of its tests errs)
+    return bool(gated) and at_chance and all(p <= ALPHA for p in p_values.values()), p_values
 
 
 def rule(
@@ -539,6 +568,9 @@ def learning_tables(df, out_dir: Path, context: dict) -> None:
                     for u in g.sort_values("seed")["updates_to_learn"]
                 ),
                 "budget_updates": int(g["budget_updates"].max()),
+                f"patience_{PATIENCE_BEFORE}_abandons": sum(
+                    abandoned_by_patience(c, PATIENCE_BEFORE) for c in g["dev_curve"]
+                ),
             }
         )
     table = pd.DataFrame(rows)
@@ -554,7 +586,9 @@ def learning_tables(df, out_dir: Path, context: dict) -> None:
         f"Seeds that learned each lag (test query accuracy >= {LEARNED:g}; exact 95% "
         f"binomial CI), seeds whose dev query accuracy reached {LEARNED:g}, and the updates "
         f"(batches of 32) before the first dev evaluation at >= {LEARNED:g}, per seed in "
-        f'seed order ("never": not within the budget of `budget_updates`).',
+        f'seed order ("never": not within the budget of `budget_updates`); and how many '
+        "of the runs that learned would have been stopped at chance first by the "
+        f"patience-{PATIENCE_BEFORE} early stopping the standard grid used before.",
     )
     # the plot: updates to learn, a seed that never learned drawn at the budget (a lower
     # bound of its true cost)

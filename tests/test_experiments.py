@@ -210,3 +210,30 @@ def test_ewt_quality_runs_at_tiny_scale(tmp_path, monkeypatch) -> None:
     assert "bf16 crf: test accuracy" in summary["key_figures"]
     assert "fp32's" in summary["key_figures"]
     assert "| bf16 |" in (tmp_path / "per_seed.md").read_text()
+
+
+def test_claim4_protocol_learns_what_patience_abandons() -> None:
+    """The Elman RNN at lag 5 (quick size) sits at chance for tens of epochs, then learns
+    the key. Under claim 4's protocol (a fixed budget, stopped only when solved) it learns
+    it; early stopping with the quick grid's former patience of 10 would have ended the
+    same runs at chance. Three seeds, two must show it (trajectories differ by CPU)."""
+    vg = experiment.load("vanishing_gradients")
+    shown = 0
+    for seed in (0, 1, 2):
+        config = {**vg.grid("quick")[0], "lag": 5, "seed": seed, "device": "cpu"}
+        assert config["cell"] == "elman" and config["patience"] is None
+        metrics = vg.run(config)
+        curve = metrics["dev_curve"]
+        if metrics["query_accuracy"] >= vg.LEARNED and vg.abandoned_by_patience(curve, 10):
+            stop = vg.patience_stop([s for _, s in curve], 10)
+            assert max(s for _, s in curve[:stop]) < 0.5  # ended at chance
+            shown += 1
+    assert shown >= 2
+
+
+def test_patience_stop_reads_a_curve() -> None:
+    vg = experiment.load("vanishing_gradients")
+    assert vg.patience_stop([0.2, 0.3, 0.3, 0.3], 2) == 4
+    assert vg.patience_stop([0.2, 0.3, 0.4], 2) is None
+    curve = [[i, s] for i, s in enumerate([0.25, 0.25, 0.25, 0.95])]
+    assert vg.abandoned_by_patience(curve, 2) and not vg.abandoned_by_patience(curve, 3)

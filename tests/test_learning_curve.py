@@ -5,6 +5,7 @@ zero), the grid's budgets, same seed -> same records, and corpora given by path.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,7 +145,84 @@ def test_a_gap_that_stays_is_found_not_supported() -> None:
     assert float(np.mean(lc.decide(change, large, ACC) == V.NOT_SUPPORTED)) >= 0.80
 
 
+@pytest.mark.parametrize(
+    ("corpus", "delta", "sd"), [("wnut17", F1, 0.011), ("synthetic", ACC, 0.0023)]
+)
+def test_end_seed_counts_decide_and_hold_the_error_rate(corpus, delta, sd) -> None:
+    """The seed counts fixed in the grid (END_SEEDS) from the seed sd: with them the rule
+    decides (any verdict but insufficient) >= 80% of the time both when the gap is 0 and
+    when it is 2 x delta, and under a constant gap at the margin (+delta, no shrink) it
+    says "supported" <= 5% of the time."""
+    n = lc.END_SEEDS[corpus][0]
+    rng = np.random.default_rng(11)
+    for gap in (0.0, 2 * delta):
+        change, large = simulate(rng, gap, gap, sd, sd, n_small=n, n_large=n)
+        decided = float(np.mean(lc.decide(change, large, delta) != V.INSUFFICIENT))
+        assert decided >= 0.80, (gap, decided)
+    change, large = simulate(rng, delta, delta, sd, sd, n_small=n, n_large=n)
+    assert float(np.mean(lc.decide(change, large, delta) == V.SUPPORTED)) <= 0.05
+
+
+def test_seeds_needed_matches_the_simulated_decision_rate() -> None:
+    """A known case: a gap of 0 at the largest size, paired seed sd 1 point of F1. The
+    count seeds_needed gives decides >= 80% of the time in an independent simulation of
+    ``decide`` (within simulation noise), and the rung below it does not."""
+    rng = np.random.default_rng(5)
+    observed_small = seeds(0.03 + 0.01 * rng.standard_normal(6))
+    observed_large = seeds(0.0 + 0.01 * rng.standard_normal(6))
+    n = lc.seeds_needed(observed_small, observed_large, F1)
+    assert n is not None and n in lc.SEED_LADDER
+    x = np.array([[observed_small[s], observed_large[s]] for s in range(6)])
+    mean, cov = x.mean(axis=0), np.cov(x, rowvar=False)
+    noise = 3 * (0.8 * 0.2 / 4000) ** 0.5  # three binomial sds at 4,000 draws
+    rate = lc.decision_rate(mean, cov, n, F1, draws=4000, seed=99)
+    assert rate >= 0.8 - noise
+    below = lc.SEED_LADDER[lc.SEED_LADDER.index(n) - 1]
+    assert lc.decision_rate(mean, cov, below, F1, draws=4000, seed=99) < 0.8 + noise
+
+
+def test_seeds_needed_says_more_than_the_ladder_when_nothing_would_decide() -> None:
+    """A gap sitting on the margin (+delta at the largest size, no shrink) is neither
+    gone nor staying: no count decides it, and the text says "more than 50"."""
+    rng = np.random.default_rng(6)
+    small = seeds(F1 + 0.01 * rng.standard_normal(5))
+    large = {s: F1 + (v - F1) for s, v in seeds(F1 + 0.01 * rng.standard_normal(5)).items()}
+    large = {s: v - np.mean(list(large.values())) + F1 for s, v in large.items()}
+    assert lc.seeds_needed(small, large, F1) is None
+    assert f"more than {lc.SEED_LADDER[-1]}" in lc.seeds_needed_text(small, large, F1)
+
+
+def test_insufficient_verdict_states_the_seeds_needed() -> None:
+    small = seeds([0.05, 0.02, 0.08, 0.01, 0.04])
+    large = seeds([0.03, 0.0, 0.05, 0.02, 0.01])
+    v = lc.rule(small, large, 300, 3394, "span_f1")
+    assert v.verdict == V.INSUFFICIENT and "would decide it with >= 80%" in v.key_figures
+
+
 # --- the grid ----------------------------------------------------------------------------
+
+
+def test_plateau_safe_rule_and_new_seeds_keep_every_other_committed_run() -> None:
+    """WNUT 17's runs (BIO) get min_updates, so patience cannot end them on the all-O
+    plateau; the ends of its curve and of the synthetic BiLSTM pair get END_SEEDS. Every
+    committed standard run of UD EWT and the synthetic corpus keeps its id (none rerun)."""
+    from lab.runs.records import load_records
+    from lab.runs.sweep import run_id
+
+    configs = lc.grid("standard")
+    for c in configs:
+        assert ("min_updates" in c) == (c["corpus"] == "wnut17")
+    wnut = [c for c in configs if c["corpus"] == "wnut17"]
+    for model in lc.END_SEEDS["wnut17"][1]:
+        for size in (300, 3394):
+            seeds_run = {c["seed"] for c in wnut if c["model"] == model and c["size"] == size}
+            assert seeds_run == set(range(lc.END_SEEDS["wnut17"][0]))
+    ids = {run_id({**c, "device": "cpu"}) for c in configs}
+    committed = load_records(
+        Path(__file__).resolve().parents[1] / "results/standard/learning_curve"
+    )
+    kept = [r for r in committed if r["config"]["corpus"] in ("synthetic", "ud_ewt")]
+    assert kept and all(r["id"] in ids for r in kept)
 
 
 def test_standard_grid_is_budget_fair_and_as_the_issue_asks() -> None:

@@ -314,3 +314,27 @@ def test_outputs_in_results_do_not_make_the_code_dirty(tmp_path):
     (tmp_path / "lab" / "x.py").write_text("x = 2  # a longer line: no racy same-size rewrite\n")
     assert dirty() is True
     provenance.git_commit.cache_clear()
+
+
+def test_fisher_exact_one_sided_on_known_tables():
+    from lab.report.stats import fisher_greater
+
+    assert fisher_greater(5, 5, 0, 5) == pytest.approx(1 / 252)
+    assert fisher_greater(3, 3, 0, 3) == pytest.approx(1 / 20)
+    assert fisher_greater(0, 5, 0, 5) == 1.0
+    # 4 of 5 against 0 of 5: (C(4,4) C(6,1) + C(4,... )) / C(10,5) = 6/252
+    assert fisher_greater(4, 5, 0, 5) == pytest.approx(6 / 252)
+    with pytest.raises(ValueError, match="successes exceed trials"):
+        fisher_greater(6, 5, 0, 5)
+
+
+def test_clopper_pearson_closed_forms():
+    from lab.report.stats import clopper_pearson
+
+    for n in (3, 5, 10):
+        low, high = clopper_pearson(0, n)
+        assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / n), abs=1e-9)
+        low, high = clopper_pearson(n, n)
+        assert high == 1.0 and low == pytest.approx(0.025 ** (1 / n), abs=1e-9)
+    low, high = clopper_pearson(3, 5)
+    assert low < 0.6 < high

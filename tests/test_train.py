@@ -367,3 +367,54 @@ def test_amp_options_on_cpu(corpus):
         fit(model, train, dev, quick(amp="fp16"), vocabs=vocabs)
     result = fit(model, train, dev, quick(lr=0.1, amp="bf16", max_epochs=3), vocabs=vocabs)
     assert result.best_dev_metric > majority_accuracy(train, dev) + 0.2
+
+
+def _scripted(values):
+    """A score function that returns ``values`` one epoch after another."""
+    it = iter(values)
+    return lambda model: next(it)
+
+
+def test_a_plateau_cannot_end_a_run_before_min_updates(corpus):
+    """The long-lag / all-O plateau: flat for 6 epochs, then a step up. Patience 2 alone
+    stops on the plateau; with min_updates past the plateau the run reaches the step."""
+    train, dev, vocabs, params = corpus
+    plateau = [0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.9, 0.9, 0.9, 0.9]
+    steps = -(-len(train) // 32)  # updates per epoch
+    stopped = fit(UnigramTagger(len(vocabs.words), len(vocabs.tags)), train, None,
+                  quick(max_epochs=10, patience=2), vocabs, score=_scripted(plateau))  # fmt: skip
+    assert stopped.stopped_reason == "patience" and stopped.best_dev_metric == 0.25
+    assert stopped.epochs == 3
+    kept = fit(UnigramTagger(len(vocabs.words), len(vocabs.tags)), train, None,
+               quick(max_epochs=10, patience=2, min_updates=7 * steps), vocabs,
+               score=_scripted(plateau))  # fmt: skip
+    assert kept.best_dev_metric == 0.9 and kept.best_epoch == 7
+    # patience counts again once the minimum is done: stale epochs 8 and 9 end it
+    assert kept.stopped_reason == "patience" and kept.epochs == 9
+    assert kept.updates == 9 * steps and kept.updates_to_best == 7 * steps
+    assert [h["updates"] for h in kept.history] == [steps * e for e in range(1, 10)]
+
+
+def test_a_fixed_budget_stops_only_when_solved(corpus):
+    train, dev, vocabs, params = corpus
+    flat = [0.25] * 8
+    budget = fit(UnigramTagger(len(vocabs.words), len(vocabs.tags)), train, None,
+                 quick(max_epochs=8, patience=None, solved_at=0.99), vocabs,
+                 score=_scripted(flat))  # fmt: skip
+    assert budget.stopped_reason == "max_epochs" and budget.epochs == 8
+    rising = [0.25, 0.5, 0.995, 0.2, 0.2]
+    solved = fit(UnigramTagger(len(vocabs.words), len(vocabs.tags)), train, None,
+                 quick(max_epochs=5, patience=None, solved_at=0.99), vocabs,
+                 score=_scripted(rising))  # fmt: skip
+    assert solved.stopped_reason == "solved" and solved.epochs == 3
+    assert solved.best_dev_metric == 0.995
+
+
+def test_stopping_rule_fields_are_validated():
+    assert TrainConfig(patience=None).patience is None
+    with pytest.raises(ValueError, match="min_updates must be an int >= 0"):
+        TrainConfig(min_updates=-1)
+    with pytest.raises(ValueError, match="solved_at must be a finite number"):
+        TrainConfig(solved_at=float("inf"))
+    config = TrainConfig(patience=None, min_updates=100, solved_at=0.99)
+    assert TrainConfig.from_dict(config.to_dict()) == config

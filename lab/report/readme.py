@@ -19,7 +19,8 @@ from lab.runs.records import results_path
 SUMMARY_FILE = "summary.json"
 README_FILE = "README.md"
 
-# The fields one experiment's entry holds (what summarize returned + how it was made).
+# The fields one experiment's entry holds (what summarize returned + how it was made;
+# ``headline``: Markdown an experiment puts right under its verdict, e.g. a table).
 ENTRY_FIELDS = (
     "name",
     "claim",
@@ -39,6 +40,7 @@ ENTRY_FIELDS = (
     "date",
     "files",
     "key_plot",
+    "headline",
 )
 
 
@@ -158,6 +160,10 @@ def render(entries: dict[str, dict], order: tuple[str, ...] = ()) -> str:
             "",
             f"**Verdict: {e['verdict']}.**",
             "",
+        ]
+        if e.get("headline"):  # an experiment's answer at a glance (claim 2: per corpus)
+            lines += [e["headline"], ""]
+        lines += [
             f"**Rule.** {e['rule']}",
             "",
             f"**Key figures.** {e['key_figures']}",

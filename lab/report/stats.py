@@ -266,18 +266,6 @@ def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
     return tail / denominator
 
 
-def holm_reject(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
-    """Holm's step-down procedure: which of the hypotheses to reject at family-wise error
-    rate ``alpha``, in the order given."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    reject = [False] * len(p_values)
-    for rank, i in enumerate(order):
-        if p_values[i] > alpha / (len(p_values) - rank):
-            break
-        reject[i] = True
-    return reject
-
-
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """The exact (Clopper-Pearson) two-sided interval of a rate seen k times in n, by
     bisection on the binomial tails (no scipy)."""
