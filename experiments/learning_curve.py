@@ -275,7 +275,7 @@ def _chosen_cells(
     path with the real corpora's models and ``PATH_SIZES`` capped at their training set;
     each with whether its tags are BIO (its runs get ``BIO_MIN_UPDATES``)."""
     from lab.data.readers import read_corpus
-    from lab.training.metrics import is_bio_tagset
+    from lab.data.tagset import is_bio_tagset
 
     by_name = {c: (c, sizes, models, None, c == "wnut17") for c, sizes, models in builtin}
     real_models = next((m for c, _, m in builtin if c == "ud_ewt"), list(PAIRS["bidirectional"]))
@@ -324,7 +324,7 @@ def load_corpus(config: dict) -> dict:
     raises FileNotFoundError with its location."""
     from lab.data import load_real_corpus, nested_subsets, synthetic_hmm
     from lab.data.readers import read_corpus
-    from lab.training.metrics import is_bio_tagset
+    from lab.data.tagset import is_bio_tagset
 
     seed = int(config["seed"])
     n_dev = config.get("n_dev", SYNTHETIC_SPLITS["n_dev"])

@@ -164,7 +164,7 @@ def test_resolve_path_by_device_and_validation():
 
 
 def test_bench_tagger_writes_its_tables_at_a_tiny_size(tmp_path):
-    from lab.models import bench_tagger
+    from lab.bench import tagger as bench_tagger
 
     parser = argparse.ArgumentParser()
     bench_tagger.add_arguments(parser)
@@ -188,7 +188,7 @@ def test_bench_tagger_writes_its_tables_at_a_tiny_size(tmp_path):
 def test_bench_tagger_rows_have_both_precisions_and_their_ratios(tmp_path, monkeypatch,
                                                                  native_bf16):  # fmt: skip
     from lab import device
-    from lab.models import bench_tagger
+    from lab.bench import tagger as bench_tagger
 
     # a CPU without native bf16 gets no bf16 column (it would be emulated, slower than
     # fp32); one with it gets the column and its ratio. Either CPU runs either case here

@@ -70,9 +70,11 @@ def test_invalid_transition_rate():
 
 
 def test_is_bio_tagset():
-    assert metrics.is_bio_tagset(["O", "B-PER", "I-PER"])
-    assert not metrics.is_bio_tagset(["NOUN", "VERB"])
-    assert not metrics.is_bio_tagset(["O"])
+    from lab.data.tagset import is_bio_tagset
+
+    assert is_bio_tagset(["O", "B-PER", "I-PER"])
+    assert not is_bio_tagset(["NOUN", "VERB"])
+    assert not is_bio_tagset(["O"])
 
 
 def test_nll_brier_ece_hand_computed():

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 import pytest
 
+from lab.device import device_name
 from lab.report.plots import plot_lines
 from lab.report.stats import t_quantile_975
 from lab.report.tables import (
@@ -166,8 +167,8 @@ def test_provenance_collects_commit_versions_device_threads_date():
     assert info["device"].startswith("cpu (") and info["threads"] >= 1
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", info["date"])
     assert provenance.describe_commit({"sha": None, "dirty": None}) == "unknown"
-    assert provenance.resolve_device("cpu") == "cpu"
-    assert provenance.resolve_device("auto") in ("cpu", "cuda", "mps")
+    assert device_name("cpu") == "cpu"
+    assert device_name("auto") in ("cpu", "cuda", "mps")
 
 
 # ----------------------------------------------------------------------------- tables, plots

@@ -7,9 +7,9 @@ import importlib
 
 # benchmark name -> module exposing add_arguments(parser) and main(args)
 BENCHMARKS = {
-    "crf": ("lab.structured.bench", "CRF inference: native vs torch-struct vs pytorch-crf"),
-    "rnn": ("lab.models.bench", "training tokens/s of each encoder vs torch.nn.RNN"),
-    "tagger": ("lab.models.bench_tagger", "lab's taggers vs nn.LSTM + pytorch-crf: tokens/s"),
+    "crf": ("lab.bench.crf", "CRF inference: native vs torch-struct vs pytorch-crf"),
+    "rnn": ("lab.bench.rnn", "training tokens/s of each encoder vs torch.nn.RNN"),
+    "tagger": ("lab.bench.tagger", "lab's taggers vs nn.LSTM + pytorch-crf: tokens/s"),
 }
 
 

@@ -1,5 +1,5 @@
 """``lab report DIR``: turn a results directory into tables and plots by calling the
-``summarize`` of the experiment named in its records (``lab.runs.run_experiment``).
+``summarize`` of the experiment named in its records (``lab.pipeline.run_experiment``).
 
 Given a folder of claim folders instead (``results/``, ``results/standard/``: no
 results.jsonl of its own, subfolders holding one), it reports every claim found there
@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from lab.pipeline.run_experiment import report_experiment
     from lab.runs.records import results_path
-    from lab.runs.run_experiment import report_experiment
 
     if (
         args.dir.is_dir()
@@ -45,9 +45,9 @@ def report_tree(root: Path) -> int:
     """Report each claim folder under ``root`` (in the claims' order) and its companions;
     merge their entries into ``root/summary.json`` and rewrite ``root/README.md``."""
     from lab.cli.reproduce import CLAIMS, COMPANIONS
+    from lab.pipeline.run_experiment import report_experiment
     from lab.report import readme
     from lab.runs.records import results_path
-    from lab.runs.run_experiment import report_experiment
 
     found = [name for name in CLAIMS if results_path(root / name).exists()]
     if not found:

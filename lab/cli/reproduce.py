@@ -159,10 +159,11 @@ def work_folder(args: argparse.Namespace) -> Path:
 
 def main(args: argparse.Namespace) -> int:
     from lab.atomic import write_atomic
+    from lab.device import device_name
+    from lab.pipeline.run_experiment import ExperimentResult, print_failures, run_experiment
     from lab.report import readme
     from lab.report.compare import compare
     from lab.runs import provenance
-    from lab.runs.run_experiment import ExperimentResult, print_failures, run_experiment
 
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -171,7 +172,7 @@ def main(args: argparse.Namespace) -> int:
     out = work_folder(args)
     reference = Path(args.reference) if args.reference else default_reference(args.scale)
     print(f"lab reproduce: writing to {out}/ (reference: {reference}/)")
-    device = provenance.resolve_device(args.device)
+    device = device_name(args.device)
     command = command_for(args)
     print(
         f"lab reproduce: scale {args.scale}, {len(names)} experiment(s), device "

@@ -60,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from lab.errors import UsageError
+    from lab.pipeline.run_experiment import print_failures, run_experiment
     from lab.runs import experiment, provenance
-    from lab.runs.run_experiment import print_failures, run_experiment
 
     # checked before any folder is made; errors go to lab.cli.main (one line, exit 2)
     if args.workers < 1:

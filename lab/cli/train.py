@@ -207,8 +207,8 @@ def _install(staging: Path, out: Path) -> None:
 
 def check_options(train_config: Any, model_config: Any, tag_names: list[str]) -> None:
     """Options that cannot apply to this data are refused, not ignored."""
+    from lab.data.tagset import is_bio_tagset
     from lab.errors import UsageError
-    from lab.training.metrics import is_bio_tagset
 
     if not is_bio_tagset(tag_names):
         shown = ", ".join(tag_names[:8]) + (", ..." if len(tag_names) > 8 else "")

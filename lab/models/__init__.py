@@ -12,7 +12,7 @@ Public API::
     EncoderDecoder, TranslationBatch          seq2seq; loss(batch), greedy, beam
     ENCODERS, HEADS, HEAD_DECODERS   the valid names
 
-Names are imported lazily so that ``lab --help`` (which imports ``lab.models.bench``)
+Names are imported lazily so that ``lab --help`` (which imports ``lab.bench.rnn``)
 does not import torch.
 """
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lab.models.encoders import build_encoder
-from lab.training.trainable import Trainable
+from lab.models.trainable import Trainable
 
 POOLINGS = ("last", "mean")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lab.data.tagset import is_bio_tagset
 from lab.models.config import ModelConfig
 from lab.models.encoders import WordFeatures, build_encoder
 from lab.models.heads import AutoregressiveHead, CRFHead, Head, SoftmaxHead
 from lab.models.hmm_tagger import HMMTagger
 from lab.models.tagger import NeuralTagger, Tagger
 from lab.structured.constraints import bio_masks
-from lab.training.metrics import is_bio_tagset
 
 
 def _check_size(name: str, value: int, minimum: int) -> None:

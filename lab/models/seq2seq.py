@@ -15,7 +15,7 @@ from torch import nn
 
 from lab.models.cells import CELLS
 from lab.models.encoders import build_encoder
-from lab.training.trainable import Trainable
+from lab.models.trainable import Trainable
 
 SEQ2SEQ_CELLS = ("elman", "residual", "gated", "lstm", "gru")
 

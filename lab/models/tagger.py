@@ -12,7 +12,7 @@ from lab.data.batch import Batch
 from lab.models.config import ModelConfig
 from lab.models.encoders import Encoder, WordFeatures
 from lab.models.heads import Head
-from lab.training.trainable import Trainable
+from lab.models.trainable import Trainable
 
 
 def check_batch(batch: Batch, need_tags: bool = False) -> None:

@@ -58,7 +58,7 @@ def _tables_and_plots(folder: Path) -> list[str]:
 
 
 def entry(result, folder: str | os.PathLike, wall_s: float | None) -> dict:
-    """One experiment's README entry from its ``ExperimentResult`` (lab.runs.run_experiment):
+    """One experiment's README entry from its ``ExperimentResult`` (lab.pipeline.run_experiment):
     what summarize returned and how the results were made. ``wall_s``: this invocation's
     wall time, None when it ran nothing (``lab report`` of a folder of claims)."""
     context = result.context

@@ -1,2 +1,3 @@
 """Runs and records: the experiment protocol and scales, grids and run ids, executors,
-the resumable sweep, crash-safe JSONL records, provenance, and ``run_experiment``."""
+the resumable sweep, crash-safe JSONL records and provenance (``run_experiment``, which
+also reports, lives above in lab.pipeline)."""

@@ -17,6 +17,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from lab.device import device_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Where new, uncommitted code makes a result irreproducible from its commit.
@@ -85,20 +87,6 @@ def library_versions(names: tuple[str, ...] = TRACKED_LIBRARIES) -> dict[str, st
     return versions
 
 
-def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` if available, then ``"mps"``, then ``"cpu"``; others as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def thread_count() -> int:
     """torch's intra-op thread count (what a CPU timing ran with)."""
     import torch
@@ -110,7 +98,7 @@ def describe_device(device: str = "auto", threads: int | None = None) -> str:
     """A one-line description: ``"cpu (x86_64, 2 cores, 1 threads)"`` or
     ``"cuda:0 (NVIDIA H100 80GB HBM3)"``; ``threads``: the CPU threads to state (default:
     torch's current count)."""
-    resolved = resolve_device(device)
+    resolved = device_name(device)
     if resolved.startswith("cuda"):
         import torch
 

@@ -12,10 +12,11 @@ import torch
 from lab.data.batch import Batch
 from lab.data.batching import make_batches
 from lab.data.sentence import Sentence
+from lab.data.tagset import is_bio_tagset
 from lab.device import model_device
+from lab.models.trainable import TrainBatch
 from lab.training import metrics
 from lab.training.config import DEV_METRICS
-from lab.training.trainable import TrainBatch
 
 if TYPE_CHECKING:
     from lab.models.tagger import Tagger
@@ -158,7 +159,7 @@ def evaluate_batches(
         out.update(metrics.accuracy_by_oov(gold, pred, tokens, known_words))
     for bucket, stats in metrics.accuracy_by_length(gold, pred, length_edges).items():
         out[f"accuracy_len_{bucket}"] = stats["accuracy"]
-    scheme = tag_scheme or ("bio" if metrics.is_bio_tagset(tag_names) else "none")
+    scheme = tag_scheme or ("bio" if is_bio_tagset(tag_names) else "none")
     if scheme == "bio":
         gold_names, pred_names = _names(gold, tag_names), _names(pred, tag_names)
         prf = metrics.span_prf(gold_names, pred_names)

@@ -1,6 +1,6 @@
 """The one training loop, for every model.
 
-``fit`` trains a ``Trainable`` (lab.training.trainable): it calls ``loss(batch)`` for
+``fit`` trains a ``Trainable`` (lab.models.trainable): it calls ``loss(batch)`` for
 gradient steps, or lets ``fit_closed_form(batches)`` fit the model when that returns True
 (the HMM's counting estimator). It ranks epochs by a ``score(model)``, higher is better;
 by default the tagger dev score of ``dev`` (``dev_scores``: the ``Tagger`` interface's
@@ -38,11 +38,11 @@ from tqdm.auto import tqdm
 
 from lab.data.batching import make_batches
 from lab.device import resolve_device, synchronize
+from lab.models.trainable import Trainable, TrainBatch
 from lab.seeding import seed_everything
 from lab.training.checkpoint import save_checkpoint
 from lab.training.config import TrainConfig
 from lab.training.evaluate import dev_scores, eval_batches, is_batches
-from lab.training.trainable import Trainable, TrainBatch
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ __all__ = [
     "sentence_accuracy",
     "bio_spans",
     "span_prf",
-    "is_bio_tagset",
     "invalid_transition_rate",
     "nll_per_token",
     "expected_calibration_error",
@@ -135,12 +134,6 @@ def span_prf(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> di
         "n_pred": n_pred,
         "n_correct": n_correct,
     }
-
-
-def is_bio_tagset(names: Sequence[str]) -> bool:
-    """True when every tag name is 'O', 'B-X' or 'I-X' and at least one is not 'O'."""
-    ok = all(n == "O" or (len(n) > 2 and n[1] == "-" and n[0] in "BI") for n in names)
-    return ok and any(n != "O" for n in names)
 
 
 def invalid_transition_rate(pred: Sequence[Sequence[str]]) -> float:

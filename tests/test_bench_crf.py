@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from lab.structured import bench
+from lab.bench import crf as bench
 
 
 def test_bench_writes_markdown_table(tmp_path):
@@ -19,6 +19,9 @@ def test_bench_writes_markdown_table(tmp_path):
     assert "| 2 | 3 | 17 | train |" in text and "| 2 | 3 | 17 | viterbi |" in text
     assert "torch-struct/native" in text and "pytorch-crf/native" in text
     assert "(16, 500, 9)" in text and "- command:" in text and "- machine:" in text
+    # every table a reader compares fits in 10 columns
+    widths = [line.count("|") - 1 for line in text.splitlines() if line.startswith("| B |")]
+    assert len(widths) == 2 and max(widths) <= 10, widths
 
 
 def test_bad_sizes_raise():

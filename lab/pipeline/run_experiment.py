@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from lab.atomic import write_atomic
+from lab.device import device_name
 from lab.errors import UsageError
 from lab.runs import experiment as experiments
 from lab.runs import provenance
@@ -89,7 +90,7 @@ def run_experiment(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     module = experiments.load(name)
-    resolved = provenance.resolve_device(device)
+    resolved = device_name(device)
     configs = [{**config, "device": resolved} for config in grid_of(module, scale, corpora)]
     n_workers = workers_for(module, workers)
     executor = executor or ("pool" if n_workers > 1 else "local")
