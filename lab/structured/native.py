@@ -10,11 +10,18 @@ space is exact unless the potentials span a range wider than the dtype can hold
 (``_RANGE_LIMIT``): then (e.g. potentials of +-1e4, or -inf emissions on real tokens),
 and whenever a normaliser collapses towards zero, the computation falls back to log
 space. Forbidden entries (-inf) are exact zeros in probability space.
+
+On a CPU (float32, float64) the same arithmetic runs as one compiled loop per batch
+(``forward_backward_cpu``): log Z, the marginals and the per-sequence edge-marginal sums
+in one pass, the backward reading them. ``tensor_ops()`` forces the tensor path there
+(the reference the tests and ``lab bench crf`` compare it with); CUDA always takes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 
@@ -158,6 +165,47 @@ class _ScaledForward:
         return edges.transpose(0, 1)
 
 
+_FORCE_TENSOR_OPS = False
+
+
+@contextlib.contextmanager
+def tensor_ops() -> Iterator[None]:
+    """Within the block, take the tensor-op path on a CPU too (not the compiled loop)."""
+    global _FORCE_TENSOR_OPS
+    before, _FORCE_TENSOR_OPS = _FORCE_TENSOR_OPS, True
+    try:
+        yield
+    finally:
+        _FORCE_TENSOR_OPS = before
+
+
+def _compiled(chain: Chain, want_edges: bool = False):
+    """The compiled CPU pass (log Z, mu (B, T, C), edge sums (B, C, C), edges or None),
+    or None where it does not apply (not a CPU, another dtype, the tensor path forced)
+    or probability space is unreliable (then: log space)."""
+    emissions = chain.emissions
+    if (
+        _FORCE_TENSOR_OPS
+        or emissions.device.type != "cpu"
+        or emissions.dtype not in (torch.float32, torch.float64)
+    ):
+        return None
+    from lab.structured import forward_backward_cpu  # numba's import only when used
+
+    return forward_backward_cpu.forward_backward(
+        emissions, chain.transitions, chain.start, chain.end, chain.lengths, want_edges
+    )
+
+
+def _on_cpu(chain: Chain) -> bool:
+    """Whether the compiled CPU pass is the path for ``chain`` (not forced off)."""
+    return (
+        not _FORCE_TENSOR_OPS
+        and chain.emissions.device.type == "cpu"
+        and chain.emissions.dtype in (torch.float32, torch.float64)
+    )
+
+
 def needs_log_space(chain: Chain) -> bool:
     """True when the potentials span too wide a range for probability space."""
     return _ScaledForward(chain).log_space
@@ -171,6 +219,16 @@ class _LogPartition(torch.autograd.Function):
     @staticmethod
     def forward(ctx, emissions, transitions, start, end, mask, lengths):
         chain = Chain(emissions, transitions, start, end, mask, lengths)
+        ctx.save_for_backward(emissions, transitions, start, end, mask, lengths)
+        ctx.compiled = None
+        if _on_cpu(chain):
+            out = _compiled(chain)
+            if out is not None:
+                log_z, mu, edge_sum, _ = out
+                ctx.compiled, ctx.fwd = (mu, edge_sum), None
+                return log_z
+            ctx.fwd = None  # unreliable in probability space: log space
+            return logspace.log_partition(chain)
         fwd = _ScaledForward(chain)
         if fwd.unreliable:
             fwd = None
@@ -178,12 +236,17 @@ class _LogPartition(torch.autograd.Function):
         else:
             log_z = fwd.log_z
         ctx.fwd = fwd
-        ctx.save_for_backward(emissions, transitions, start, end, mask, lengths)
         return log_z
 
     @staticmethod
     def backward(ctx, grad):
         chain = Chain(*ctx.saved_tensors)
+        if ctx.compiled is not None:  # the marginals are the gradient, times grad
+            from lab.structured import forward_backward_cpu
+
+            mu, edge_sum = ctx.compiled  # (B, T, C), (B, C, C)
+            grads = forward_backward_cpu.gradients(mu, edge_sum, grad, chain.lengths)
+            return (*grads, None, None)
         fwd = ctx.fwd  # kept on ctx: backward may run again with retain_graph=True
         if fwd is not None:
             # the incoming gradient rides on the backward messages: mu, W come out scaled
@@ -215,6 +278,9 @@ def log_partition(chain: Chain) -> torch.Tensor:
 def marginals(chain: Chain) -> tuple[torch.Tensor, torch.Tensor]:
     """(log Z (B,), marginals (B, T, C)), no autograd graph."""
     with torch.no_grad():
+        if _on_cpu(chain):
+            out = _compiled(chain)
+            return (out[0], out[1]) if out is not None else logspace.marginals(chain)
         fwd = _ScaledForward(chain)
         if not fwd.unreliable:
             mu, _ = fwd.backward()
@@ -225,6 +291,9 @@ def marginals(chain: Chain) -> tuple[torch.Tensor, torch.Tensor]:
 def edge_marginals(chain: Chain) -> torch.Tensor:
     """p(y_{t-1}=i, y_t=j | x) (B, T-1, C, C), no autograd graph."""
     with torch.no_grad():
+        if _on_cpu(chain):
+            out = _compiled(chain, want_edges=True)
+            return out[3] if out is not None else logspace.edge_marginals(chain)
         fwd = _ScaledForward(chain)
         if not fwd.unreliable:
             _, W = fwd.backward()
