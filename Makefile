@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup reproduce test lint
+.PHONY: setup reproduce test lint gpu-check
 
 setup: $(STAMP)
 
@@ -27,3 +27,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# On a CUDA machine, offline, with the torch found there (see scripts/gpu_check.sh):
+# results/gpu/. GPU_CHECK_ARGS="--only crf" reruns one part.
+gpu-check:
+	scripts/gpu_check.sh $(GPU_CHECK_ARGS)

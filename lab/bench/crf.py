@@ -250,6 +250,8 @@ def main(args: argparse.Namespace) -> int:
 
     import torch
 
+    from lab.runs.provenance import describe_device
+
     sizes = parse_sizes(args.sizes)
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     unknown = [i for i in impls if i not in IMPLS]
@@ -314,7 +316,8 @@ def main(args: argparse.Namespace) -> int:
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {_cpu_name()} ({platform.machine()}), {os.cpu_count()} cores, "
         f"python {platform.python_version()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads, device {device}",
+        f"CUDA {torch.version.cuda or 'none'}, {torch.get_num_threads()} torch threads, "
+        f"device {describe_device(str(device))}",
         f"- float32; median of {args.repeats} runs after {args.warmup} warm-up, the "
         "implementations taking turns within each repeat, each timed call of a fast one "
         "right after an untimed one (one slower than 1 s a call: its warm-up counts, "

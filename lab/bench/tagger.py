@@ -357,7 +357,7 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
     import torch
 
     from lab import device as devices
-    from lab.runs.provenance import command_line, describe_commit, now
+    from lab.runs.provenance import command_line, describe_commit, describe_device, now
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     if device.type == "cuda":
@@ -371,8 +371,9 @@ def _table(args, rows, train_rate, decode_rate, viterbi_rate, source, device) ->
         "",
         f"Command `{command_line()}`; commit {describe_commit()}; {now()}.",
         "",
-        f"Device {device}; machine {machine}; {args.threads} torch thread(s); torch "
-        f"{torch.__version__}. Data: {source}, length-bucketed batches (first "
+        f"Device {describe_device(str(device), args.threads)}; machine {machine}; "
+        f"{args.threads} torch thread(s); torch {torch.__version__}, CUDA "
+        f"{torch.version.cuda or 'none'}. Data: {source}, length-bucketed batches (first "
         f"{args.max_batches} per size). E={args.embedding_dim}, H={args.hidden} per "
         f"direction, chars {args.char_dim} (CNN filters; BiLSTM per direction), one layer, "
         f"no dropout; lab steps with lab's optimizer (fused AdamW, lab.training.fit), the "
