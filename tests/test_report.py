@@ -186,7 +186,9 @@ def test_write_table_writes_markdown_headed_by_provenance_and_a_plain_csv(tmp_pa
     assert "| b | 100 | 1 | 70.0 |" in text  # one seed: no CI
     back = pd.read_csv(csv)
     pd.testing.assert_frame_equal(back, table, check_dtype=False)
-    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["acc.csv", "acc.md"]
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["acc.csv", "acc.md", "acc.tex"]
+    tex = (tmp_path / "sub" / "acc.tex").read_text()
+    assert "\\toprule" in tex and "$66.7 \\pm 51.7$" in tex and "seeds: 0, 1, 2" in tex
 
 
 def test_learning_curves_are_written_as_png_and_svg_with_labels(tmp_path):
@@ -210,6 +212,9 @@ def test_learning_curves_are_written_as_png_and_svg_with_labels(tmp_path):
     for label in ("training sentences", "token accuracy (fraction)", "Bayes-optimal", "model"):
         assert label in text, label
     assert "lab run toy --quick" in text  # the caption states how it was made
+    # a fraction's band stays in [0, 1] (model a's CI over 3 seeds reaches past 1), and
+    # every run is drawn beside the mean
+    assert "clipped to [0, 1]" in text and "dots: every run" in text
 
 
 def test_plot_lines_from_an_aggregated_frame(tmp_path):

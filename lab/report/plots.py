@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.atomic import write_atomic
-from lab.report.tables import aggregate, column, format_provenance
+from lab.report.tables import aggregate, column, format_provenance, is_percent
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +31,7 @@ def plot_lines(
     ylabel: str | None = None,
     title: str | None = None,
     formats: Sequence[str] = ("png", "svg"),
+    bounds: tuple[float, float] | None = None,
 ) -> list[Path]:
     """Lines of ``y`` against ``x``, one per value of ``hue``, with 95% confidence bands.
 
@@ -38,12 +39,21 @@ def plot_lines(
     computed here) or already aggregated (has ``<y>_mean`` and ``<y>_ci95`` columns).
     ``hline`` draws a reference line (a value, or ``(value, label)``, e.g. the
     Bayes-optimal accuracy). Labels should carry units ("time per sentence (ms)").
+    With one row per run, every run is drawn as a small point beside the mean (a t band
+    over a few seeds of a bimodal outcome says little without them). ``bounds``: the
+    metric's range (default: [0, 1] for a fraction named like an accuracy, F1 or rate);
+    the band is clipped to it, and the caption says so.
     Writes ``<stem>.png`` and ``<stem>.svg`` (``formats``); returns their paths."""
+    import pandas as pd
     from matplotlib.figure import Figure
 
     if path_stem is None:
         raise ValueError("path_stem is required: where to write <stem>.png / <stem>.svg")
     points = _points(df, x, y, hue)
+    runs = None if f"{y}_mean" in df.columns else df
+    if bounds is None and runs is not None:
+        if is_percent(y, pd.to_numeric(runs[y], errors="coerce")):
+            bounds = (0.0, 1.0)
     fig = Figure(figsize=(6.4, 4.2), dpi=150)
     ax = fig.add_subplot()
     groups = list(points.groupby("hue", sort=True, dropna=False)) if hue else [(None, points)]
@@ -61,7 +71,13 @@ def plot_lines(
             label=None if label is None else str(label),
         )
         lower, upper = group["mean"] - group["ci"], group["mean"] + group["ci"]
+        if bounds is not None:
+            lower, upper = lower.clip(bounds[0], bounds[1]), upper.clip(bounds[0], bounds[1])
         ax.fill_between(group["x"], lower, upper, color=color, alpha=0.2, linewidth=0)
+        if runs is not None:
+            mine = runs if label is None else runs[runs[column(runs, hue)] == label]
+            ax.scatter(mine[column(mine, x)], mine[y], s=6, color=color, alpha=0.5,
+                       linewidths=0)  # fmt: skip
     if hline is not None:
         value, text = hline if isinstance(hline, tuple) else (hline, "reference")
         ax.axhline(float(value), color="black", linestyle="--", linewidth=1, label=text)
@@ -83,7 +99,12 @@ def plot_lines(
             bbox_to_anchor=(1.01, 0.5),
             frameon=False,
         )
-    caption = "Shaded: 95% CI over runs. " + format_provenance(provenance)
+    caption = "Shaded: 95% CI over runs (t)"
+    if bounds is not None:
+        caption += f", clipped to [{bounds[0]:g}, {bounds[1]:g}], the metric's range"
+    if runs is not None:
+        caption += "; dots: every run"
+    caption += ". " + format_provenance(provenance)
     fig.text(0.01, -0.01, caption, fontsize=5.5, va="top", ha="left", wrap=True)
     paths = []
     stem = Path(path_stem)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,6 +219,49 @@ def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+}  # fmt: skip
+_PLUS_MINUS = re.compile(r"^([+-]?[0-9.]+(?:e[+-]?[0-9]+)?) \+- ([0-9.]+(?:e[+-]?[0-9]+)?)$")
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped."""
+    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
+
+
+def latex_cell(value: Any, digits: int = 4) -> str:
+    r"""One LaTeX cell: ``"95.3 +- 0.5"`` becomes ``$95.3 \pm 0.5$``, numbers math, text
+    escaped."""
+    text = _cell(_plain(value), digits)
+    match = _PLUS_MINUS.match(text.strip())
+    if match:
+        return f"${match.group(1)} \\pm {match.group(2)}$"
+    if re.fullmatch(r"[+-]?[0-9.]+(?:e[+-]?[0-9]+)?", text.strip()):
+        return f"${text.strip()}$"
+    return latex_escape(text)
+
+
+def latex_table(df: pd.DataFrame, caption: str, digits: int = 4) -> str:
+    """A booktabs ``table`` of ``df`` with ``caption`` (needs ``\\usepackage{booktabs}``)."""
+    columns = "l" * len(df.columns)
+    lines = [
+        "% written by lab (lab.report.tables.latex_table); needs \\usepackage{booktabs}",
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\begin{{tabular}}{{{columns}}}",
+        "\\toprule",
+        " & ".join(latex_escape(str(c)) for c in df.columns) + " \\\\",
+        "\\midrule",
+    ]
+    for row in df.itertuples(index=False):
+        lines.append(" & ".join(latex_cell(v, digits) for v in row) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(caption)}}}",
+              "\\end{table}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python scalars (so formatting is uniform)."""
     item = getattr(value, "item", None)
@@ -234,7 +278,7 @@ CELL_NOTE = (
 )
 
 
-def _is_percent(name: str, means: pd.Series) -> bool:
+def is_percent(name: str, means: pd.Series) -> bool:
     values = means.dropna()
     in_unit = bool(len(values)) and bool(((values >= 0) & (values <= 1)).all())
     return in_unit and any(hint in name.lower() for hint in PERCENT_NAMES)
@@ -266,7 +310,7 @@ def readable(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         if name.endswith("_mean"):
             metric = name[: -len("_mean")]
             ci = df[f"{metric}_ci95"] if f"{metric}_ci95" in df.columns else None
-            percent = _is_percent(metric, pd.to_numeric(df[col], errors="coerce"))
+            percent = is_percent(metric, pd.to_numeric(df[col], errors="coerce"))
             out[metric] = [
                 mean_ci_cell(float(m), float(c) if ci is not None else math.nan, percent=percent)
                 for m, c in zip(
@@ -291,10 +335,13 @@ def write_table(
 ) -> tuple[Path, Path]:
     """Write ``<stem>.md`` (headed by how it was made; mean/std/CI triples of an
     :func:`aggregate` table as one readable cell each; only ``columns`` if given, to stay
-    within :data:`MAX_COLUMNS`) and ``<stem>.csv`` (every column, full precision, one
-    header row), each atomically. Returns both paths."""
+    within :data:`MAX_COLUMNS`), ``<stem>.tex`` (the same table in booktabs, "95.3 +- 0.5"
+    as ``$95.3 \\pm 0.5$``, captioned with the title, the cells' meaning and how it was
+    made) and ``<stem>.csv`` (every column, full precision, one header row), each
+    atomically. Returns the Markdown and CSV paths."""
     stem = Path(path_stem)
     md_path, csv_path = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".csv")
+    tex_path = stem.with_name(stem.name + ".tex")
     shown, collapsed = readable(df)
     if columns is not None:
         missing = [c for c in columns if c not in shown.columns]
@@ -307,5 +354,9 @@ def write_table(
         header += [CELL_NOTE, ""]
     markdown = "\n".join(header) + "\n" + markdown_table(shown, digits) + "\n"
     write_atomic(md_path, markdown.encode("utf-8"))
+    parts = [title or "", CELL_NOTE if collapsed else "", "How this was made: "
+             + format_provenance(provenance).replace(" · ", "; ").replace("`", "")]  # fmt: skip
+    caption = " ".join(p if p.endswith(".") else p + "." for p in parts if p)
+    write_atomic(tex_path, latex_table(shown, caption, digits).encode("utf-8"))
     write_atomic(csv_path, df.to_csv(index=False).encode("utf-8"))
     return md_path, csv_path
