@@ -91,7 +91,7 @@ def corpus_available(name: str) -> bool:
 
 def provenance(context: dict) -> dict:
     """The parts of ``context`` that a table or plot states: how it was made."""
-    keys = ("command", "scale", "seeds", "device", "commit")
+    keys = ("command", "scale", "overrides", "seeds", "device", "commit")
     return {k: context[k] for k in keys if k in context}
 
 

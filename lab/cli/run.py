@@ -42,6 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of every run of the grid (hidden=16; a list sets an axis: "
+        "lag=5,10); repeatable; the runs go to runs/ unless --out says otherwise",
+    )
+    parser.add_argument(
         "--corpus",
         action="append",
         default=None,
@@ -75,10 +83,21 @@ def main(args: argparse.Namespace) -> int:
         resolve_device(args.device)  # e.g. cuda on a machine without CUDA
     corpora = corpora_from(args)
     scale = args.scale or "quick"
+    from lab.runs.overrides import parse_overrides
+
+    overrides = parse_overrides(args.set)
     # results/<name>/ holds the quick scale, results/<scale>/<name>/ the others (as lab
     # reproduce's references): one folder never mixes two scales' records
     default = Path("results") if scale == "quick" else Path("results") / scale
     out_dir = args.out if args.out is not None else default / args.experiment
+    if overrides and args.out is None:
+        # an overridden grid is not the committed one: never into results/ by default
+        out_dir = Path("runs") / f"{args.experiment}-{scale}-{_slug(overrides)}"
+    if overrides:  # an unknown key or a bad type fails here, before any folder is made
+        from lab.pipeline.run_experiment import grid_of
+        from lab.runs.overrides import apply_overrides
+
+        apply_overrides(grid_of(experiment.load(args.experiment), scale, corpora), overrides)
     print(f"{args.experiment}: scale {scale!r} -> {out_dir}", file=sys.stderr)
     result = run_experiment(
         args.experiment,
@@ -91,6 +110,7 @@ def main(args: argparse.Namespace) -> int:
         address=args.address,
         command=provenance.command_line(),
         corpora=corpora,
+        overrides=overrides,
     )
     print_failures(result)
     print(json.dumps(result.summary, indent=2))
@@ -116,3 +136,12 @@ def corpora_from(args: argparse.Namespace) -> dict[str, dict | None] | None:
             raise ValueError(f"--corpus {name!r} is given twice")
         corpora[name] = spec
     return corpora
+
+
+def _slug(overrides: dict) -> str:
+    """A folder name for a set of overrides: ``hidden16-lag5_10``."""
+    import re
+
+    from lab.runs.overrides import describe
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", describe(overrides).replace("=", "").replace(", ", "-"))

@@ -76,6 +76,7 @@ def run_experiment(
     address: str | None = None,
     command: str | None = None,
     corpora: dict[str, dict | None] | None = None,
+    overrides: dict | None = None,
 ) -> ExperimentResult:
     """Run experiment ``name``'s grid at ``scale`` into ``out_dir`` (resumable: finished
     runs are skipped), then summarise it (tables, plots, ``summary.json``).
@@ -84,14 +85,18 @@ def run_experiment(
     command shares run ids; ``executor`` defaults to "pool" with more than one worker.
     ``corpora`` (for an experiment whose ``grid`` takes them): ``{name: None}`` for a
     built-in corpus, ``{name: {"train", "dev", "test", "format"}}`` for one by path; each
-    is read and checked before any run starts.
+    is read and checked before any run starts. ``overrides`` (``lab run --set``):
+    lab.runs.overrides, applied to the grid before any run, stated in the context.
     """
     experiments.check_scale(scale)
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     module = experiments.load(name)
     resolved = device_name(device)
-    configs = [{**config, "device": resolved} for config in grid_of(module, scale, corpora)]
+    from lab.runs.overrides import apply_overrides
+
+    grid = apply_overrides(grid_of(module, scale, corpora), overrides or {})
+    configs = [{**config, "device": resolved} for config in grid]
     n_workers = workers_for(module, workers)
     executor = executor or ("pool" if n_workers > 1 else "local")
     from lab.runs.sweep import run_sweep
@@ -107,7 +112,7 @@ def run_experiment(
         address=address,
         progress=progress,
     )
-    result = summarize_experiment(module, records, out_dir, scale, command)
+    result = summarize_experiment(module, records, out_dir, scale, command, overrides)
     result.wall_s = time.perf_counter() - start
     return result
 
@@ -135,7 +140,7 @@ def report_experiment(out_dir: str | Path, command: str | None = None) -> Experi
         )
     module = experiments.load(names[0])
     scale = _stated_scale(out_dir, records)
-    return summarize_experiment(module, records, out_dir, scale, command)
+    return summarize_experiment(module, records, out_dir, scale, command, _stated(out_dir))
 
 
 def summarize_experiment(
@@ -144,15 +149,20 @@ def summarize_experiment(
     out_dir: str | Path,
     scale: str | None,
     command: str | None = None,
+    overrides: dict | str | None = None,
 ) -> ExperimentResult:
     """``module.summarize`` over every record (failed ones included, so that a summary can
-    count them), with the context read off the records; writes ``summary.json``."""
+    count them), with the context read off the records (and the grid ``overrides``
+    named); writes ``summary.json``."""
     from lab.report.tables import context_from_records
+    from lab.runs.overrides import describe
 
     records = list(records)
     context = context_from_records(records, command=command)
     if scale is not None:
         context["scale"] = scale
+    if overrides:
+        context["overrides"] = overrides if isinstance(overrides, str) else describe(overrides)
     summary = module.summarize(records, Path(out_dir), context)
     write_summary(out_dir, module.NAME, summary, context)
     return ExperimentResult(module.NAME, getattr(module, "CLAIM", ""), summary, context, records)
@@ -164,6 +174,15 @@ def write_summary(out_dir: str | Path, name: str, summary: dict, context: dict) 
     data = {"experiment": name, **(summary or {}), "context": context}
     write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
     return path
+
+
+def _stated(out_dir: Path, key: str = "overrides") -> str | None:
+    """What an earlier summary of ``out_dir`` stated under ``key`` in its context."""
+    try:
+        data = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        return data.get("context", {}).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _stated_scale(out_dir: Path, records: Sequence[dict] = ()) -> str | None:
