@@ -522,12 +522,12 @@ def _run(config: dict) -> dict:
 
     common.start_run(config)  # seeds; fit puts the model on config["device"]
     data = load_corpus(config)
-    vocabs = build_vocabs(data, bool(config.get("char_features", False)))
-    metric = "span_f1" if data["bio"] else "token_accuracy"
+    # a comparison's run (lab compare) names its ModelConfig in full; the curve's by name
+    kwargs = config.get("model_config") or run_model_kwargs(config, data["bio"])
+    vocabs = build_vocabs(data, bool(kwargs.get("char_features", False)))
+    metric = config.get("metric") or ("span_f1" if data["bio"] else "token_accuracy")
     train = epoch_data(data["train"], config.get("epoch_sentences"))
-    model, fit = common.train_tagger(
-        run_model_kwargs(config, data["bio"]), train, data["dev"], vocabs, config, metric
-    )
+    model, fit = common.train_tagger(kwargs, train, data["dev"], vocabs, config, metric)
     # OOV = a test word outside the training subset's (lower-cased) vocabulary
     metrics = evaluate(model, data["test"], vocabs)
     out: dict[str, Any] = {k: metrics[k] for k in TEST_METRICS if k in metrics}
@@ -553,11 +553,37 @@ def _run(config: dict) -> dict:
         train_tokens_per_s=fit.train_tokens_per_s,
         threads=fit.threads,
     )
+    if config.get("time_decoding"):
+        out["decode_tokens_per_s"] = decode_throughput(model, data["test"], vocabs)
     if data["params"] is not None:
         best = bayes_optimal_accuracy(data["test"], data["params"])
         out["bayes_token_accuracy"] = best["token_accuracy"]
         out["bayes_sentence_accuracy"] = best["sentence_accuracy"]
     return out
+
+
+def decode_throughput(model, sentences, vocabs) -> float:
+    """Test tokens per second of the model's default decoder, one pass after a warm-up
+    batch (measured where the run ran: beside the sweep's other workers)."""
+    import time
+
+    import torch
+
+    from lab.device import model_device, synchronize
+    from lab.training.evaluate import eval_batches
+
+    device = model_device(model)
+    batches = [b.to(device) for b in eval_batches(sentences, vocabs, 64)]
+    model.eval()
+    with torch.no_grad():
+        model.decode(batches[0])
+        synchronize(device)
+        start = time.perf_counter()
+        for batch in batches:
+            model.decode(batch)
+        synchronize(device)
+    seconds = time.perf_counter() - start
+    return sum(b.num_tokens for b in batches) / seconds if seconds > 0 else float("nan")
 
 
 # --- the rule ----------------------------------------------------------------------
@@ -646,10 +672,9 @@ def seeds_needed(
     x = np.array([[gaps_smallest[s], gaps_largest[s]] for s in paired], dtype=float)
     mean = x.mean(axis=0) + np.array([0.0, shift])
     cov = np.cov(x, rowvar=False)
-    for n in ladder:
-        if decision_rate(mean, cov, n, delta, draws, seed) >= target:
-            return n
-    return None
+    return stats.fewest_seeds(
+        lambda n: decision_rate(mean, cov, n, delta, draws, seed), ladder, target
+    )
 
 
 def seeds_needed_text(
@@ -668,18 +693,13 @@ def seeds_needed_text(
     return f"{fmt(at[0])} (at the gap CI's ends: {fmt(at[1])}, {fmt(at[2])})"
 
 
-def _half(x: np.ndarray, p: float) -> np.ndarray:
-    """(D,) t CI half-widths over the last axis at quantile ``p`` (x: (D, n), n >= 2)."""
-    n = x.shape[1]
-    return stats.t_quantile(p, n - 1) * x.std(axis=1, ddof=1) / math.sqrt(n)
-
-
 def _low(x: np.ndarray, p: float) -> np.ndarray:
-    return x.mean(axis=1) - _half(x, p)
+    """(D,) lower ends of the t intervals over the last axis (x: (D, n), n >= 2)."""
+    return stats.t_bounds(x, p)[0]
 
 
 def _high(x: np.ndarray, p: float) -> np.ndarray:
-    return x.mean(axis=1) + _half(x, p)
+    return stats.t_bounds(x, p)[1]
 
 
 def rule(

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lab.cli import main as lab_main
-from lab.cli.train import parse_config
+from lab.configs import parse_config
 from lab.data.corpora import load_sentences
 from lab.models import ModelConfig
 from lab.training.config import TrainConfig

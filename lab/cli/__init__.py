@@ -47,6 +47,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("lab.cli.reproduce", "rerun every lecture experiment and compare with results/"),
     "run": ("lab.cli.run", "run one experiment's grid of runs (resumable)"),
+    "compare": (
+        "lab.cli.compare",
+        "run a comparison you declare in a spec (lab compare --example)",
+    ),
     "report": ("lab.cli.report", "turn a results directory into tables and plots"),
     "train": ("lab.cli.train", "train one model on a corpus"),
     "evaluate": ("lab.cli.evaluate", "evaluate a checkpoint on a corpus"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 # t(0.975, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals).
@@ -292,3 +292,27 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     low = 0.0 if k == 0 else solve(upper_tail, increasing=True)
     high = 1.0 if k == n else solve(lower_tail, increasing=False)
     return low, high
+
+
+def fewest_seeds(
+    decision_rate: Callable[[int], float], ladder: Sequence[int], target: float = 0.8
+) -> int | None:
+    """The first count n of ``ladder`` whose ``decision_rate(n)`` (the probability, found
+    by simulating a rule's own decision, that n seeds decide it) reaches ``target``; None
+    when even the last rung does not (report "more than" it)."""
+    for n in ladder:
+        if decision_rate(n) >= target:
+            return n
+    return None
+
+
+def t_bounds(x, p: float = 0.975):
+    """(low, high) of the mean's t interval at quantile ``p`` (0.975: the 95% CI, 0.95:
+    the 90% one), over the last axis of ``x`` (D, n), n >= 2, for many draws at once."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    half = t_quantile(p, n - 1) * x.std(axis=-1, ddof=1) / math.sqrt(n)
+    mean = x.mean(axis=-1)
+    return mean - half, mean + half

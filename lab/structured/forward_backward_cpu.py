@@ -18,6 +18,7 @@ caller falls back to log space, as the tensor path does.
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -35,16 +36,16 @@ FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _forward_backward(
-    E, top, M, s, e, shift, lengths, tiny, log_z, mu, edge_sum, edges, want_edges
+    E, top, M, s, e, shift, lengths, tiny, alphas, log_z, mu, edge_sum, edges, want_edges
 ):  # pragma: no cover - compiled; tested through forward_backward
     """Time-major, the batch innermost: E (T, C, B) exp of the emissions shifted by
     ``top`` (T, B), their per-token max; M (C, C), s (C,), e (C,) exp of the
     transitions, start and end shifted by ``shift``; lengths (B,) >= 1. Writes log_z
     (B,), mu (T, C, B) (zero past each end), edge_sum (C, C, B) each sequence's edge
     marginals summed over its steps and, when want_edges, edges (T-1, C, C, B).
-    Returns False if a normaliser of a real step collapsed (then: log space)."""
+    ``alphas`` (T, C, B) is a workspace (any content). Returns False if a normaliser of
+    a real step collapsed (then: log space)."""
     T, C, B = E.shape
-    alphas = np.zeros((T, C, B), dtype=E.dtype)
     scales = np.ones((T, B), dtype=E.dtype)
     final = np.empty(B, dtype=E.dtype)
     beta = np.zeros((C, B), dtype=E.dtype)
@@ -56,6 +57,9 @@ def _forward_backward(
             alphas[0, j, b] = s[j] * E[0, j, b]
     for t in range(T):
         if t > 0:
+            for j in range(C):
+                for b in range(B):
+                    alphas[t, j, b] = 0.0
             for i in range(C):
                 for j in range(C):
                     m = M[i, j]
@@ -170,6 +174,22 @@ def gradients(
     return d_em, d_trans, d_start, d_end
 
 
+_WORKSPACES = threading.local()
+
+
+def _workspace(size: int, dtype: torch.dtype) -> torch.Tensor:
+    """A flat buffer of at least ``size`` elements, this thread's, reused from call to
+    call: fresh (T, C, B) buffers of a large batch cost page faults every call (the
+    allocator returns them to the system), more than the arithmetic at B = 256."""
+    buffers = getattr(_WORKSPACES, "buffers", None)
+    if buffers is None:
+        buffers = _WORKSPACES.buffers = {}
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.numel() < size:
+        buffer = buffers[dtype] = torch.empty(size, dtype=dtype)
+    return buffer
+
+
 def forward_backward(
     emissions: torch.Tensor,
     transitions: torch.Tensor,
@@ -186,36 +206,30 @@ def forward_backward(
     caller falls back to log space). Forbidden entries are -inf (exact zeros)."""
     dtype = emissions.dtype
     B, T, C = emissions.shape
-    # time-major with the batch innermost (reductions over C then run along B)
-    em = emissions.detach().permute(1, 2, 0).contiguous()  # (T, C, B)
-    top, bottom = em.amax(1), em.amin(1)  # (T, B) each
-    tr, st, en = (x.detach() for x in (transitions, start, end))
-    joint = torch.cat([tr.reshape(-1), st, en])
-    finite = joint[~torch.isneginf(joint)]
-    zero = em.new_zeros(())
-    # one host sync for the shift and both spans
-    stats = torch.stack(
-        [
-            finite.max() if finite.numel() else zero,
-            finite.min() if finite.numel() else zero,
-            (top - bottom).amax(),
-        ]
-    )
-    shift, low, em_span = stats.tolist()
+    # time-major with the batch innermost (reductions over C then run along B), in this
+    # thread's workspace: the exponentiated emissions, then the forward messages
+    work = _workspace(2 * T * C * B, dtype)
+    em = work[: T * C * B].view(T, C, B).copy_(emissions.detach().permute(1, 2, 0))
+    bottom, top = torch.aminmax(em, dim=1)  # (T, B) each
+    em_span = float((top - bottom).amax())  # the one host sync
+    # the small potentials in numpy: a dispatch there costs a fraction of torch's
+    tr, st, en = (x.detach().contiguous().numpy() for x in (transitions, start, end))
+    joint = np.concatenate([tr.reshape(-1), st, en])
+    finite = joint[joint != -np.inf]
+    shift, low = (float(finite.max()), float(finite.min())) if finite.size else (0.0, 0.0)
     # -inf emissions on a real token, +inf or NaN anywhere: log space decides
     if not (math.isfinite(shift - low) and em_span + (shift - low) <= RANGE_LIMIT[dtype]):
         return None
-    E = (em - top.unsqueeze(1)).exp_()  # (T, C, B); not in place: em may be a view
-    M = (tr - shift).exp().contiguous().numpy()
-    s = (st - shift).exp().numpy()
-    e = (en - shift).exp().numpy()
+    E = em.sub_(top.unsqueeze(1)).exp_()  # (T, C, B)
+    M, s, e = (np.exp(x - x.dtype.type(shift)) for x in (tr, st, en))
     n = lengths.detach().to("cpu", torch.int64).contiguous().numpy()
     log_z = torch.empty(B, dtype=dtype)
     mu = torch.empty(T, C, B, dtype=dtype)
     edge_sum = torch.zeros(C, C, B, dtype=dtype)
     edges = torch.zeros((max(T - 1, 1), C, C, B) if want_edges else (1, 1, 1, 1), dtype=dtype)
     ok = _forward_backward(
-        E.numpy(), top.numpy(), M, s, e, shift, n, TINY[dtype], log_z.numpy(), mu.numpy(),
+        E.numpy(), top.numpy(), M, s, e, shift, n, TINY[dtype],
+        work[T * C * B : 2 * T * C * B].view(T, C, B).numpy(), log_z.numpy(), mu.numpy(),
         edge_sum.numpy(), edges.numpy(), want_edges,
     )  # fmt: skip
     if not ok:
