@@ -553,6 +553,10 @@ def _run(config: dict) -> dict:
         train_tokens_per_s=fit.train_tokens_per_s,
         threads=fit.threads,
     )
+    if kwargs.get("vectors"):  # which vectors, by content: a path alone may change
+        from lab.data.vectors import file_sha256
+
+        out["vectors_sha256"] = file_sha256(kwargs["vectors"])
     if config.get("time_decoding"):
         out["decode_tokens_per_s"] = decode_throughput(model, data["test"], vocabs)
     if data["params"] is not None:

@@ -92,6 +92,10 @@ class ModelConfig:
                     or "chrono:TMAX" (lab.models.initialisation); gated encoders only
     recurrent_init  each H x H block of the recurrent weights: "default", "orthogonal" or
                     "identity"; recurrent encoders only
+    vectors         a pretrained word-vectors file (GloVe or word2vec text, gz or not) whose
+                    vectors initialise the embeddings of the words it has (lab.data.vectors;
+                    its dimension must be embedding_dim); the others are drawn as without
+    freeze_vectors  keep the word embeddings fixed in training
     """
 
     encoder: str = "lstm"
@@ -111,6 +115,8 @@ class ModelConfig:
     tag_embedding_dim: int = 16
     gate_init: str = "default"
     recurrent_init: str = "default"
+    vectors: str | None = None
+    freeze_vectors: bool = False
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -157,6 +163,10 @@ class ModelConfig:
             raise ValueError(
                 "head 'hmm' has no encoder to initialise: leave gate_init and recurrent_init unset"
             )
+        if self.vectors is not None and not (isinstance(self.vectors, str) and self.vectors):
+            raise ValueError(f"vectors must be a file path or None, got {self.vectors!r}")
+        if (self.vectors is not None or self.freeze_vectors) and self.head == "hmm":
+            raise ValueError("head 'hmm' has no word embeddings: leave vectors unset")
         if self.bio_constraints and self.head not in ("crf", "hmm"):
             raise ValueError(f"bio_constraints needs head 'crf' or 'hmm', got head={self.head!r}")
 

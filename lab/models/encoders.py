@@ -8,6 +8,8 @@ bidirectional encoder has ``out_dim = 2 * hidden`` (forward half first).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -340,17 +342,42 @@ class WordFeatures(nn.Module):
         char_dim: int = 0,
         char_encoder: str = "cnn",
         word_dropout: float = 0.0,
+        freeze: bool = False,
     ) -> None:
         super().__init__()
         if char_encoder not in CHAR_ENCODER_CLASSES:
             valid = list(CHAR_ENCODER_CLASSES)
             raise ValueError(f"unknown char_encoder {char_encoder!r}; expected one of {valid}")
         self.embedding = nn.Embedding(num_words, embedding_dim, padding_idx=0)
+        self.embedding.weight.requires_grad_(not freeze)
         self.chars = None
         if num_chars > 0:
             self.chars = CHAR_ENCODER_CLASSES[char_encoder](num_chars, char_dim, char_dim)
         self.out_dim = embedding_dim + (self.chars.filters if self.chars is not None else 0)
         self.word_dropout = float(word_dropout)
+
+    @torch.no_grad()
+    def load_vectors(self, words: Sequence[str], vectors: Any) -> int:
+        """Copy pretrained vectors (a lab.data.WordVectors of the embedding's dimension)
+        into the rows of the vocabulary ``words`` (its itos) that the file has, matched as
+        written, else case-insensitively; padding and <unk> keep their rows. Returns the
+        rows set."""
+        if vectors.dim != self.embedding.embedding_dim:
+            raise ValueError(f"{vectors.path}: vectors of {vectors.dim} dimensions for "
+                             f"embeddings of {self.embedding.embedding_dim}")  # fmt: skip
+        exact, folded = vectors.index(), vectors.index(lower=True)
+        matrix = torch.from_numpy(vectors.matrix)
+        found = 0
+        for row, word in enumerate(words):
+            if row == PAD_ID or row == UNK_ID:
+                continue
+            hit = exact.get(word)
+            if hit is None:
+                hit = folded.get(word.lower())
+            if hit is not None:
+                self.embedding.weight[row] = matrix[hit]
+                found += 1
+        return found
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor | None = None) -> torch.Tensor:
         v = self.embedding.num_embeddings

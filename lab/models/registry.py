@@ -57,6 +57,7 @@ def build_model(
         char_dim=config.char_dim,
         char_encoder=config.char_encoder,
         word_dropout=config.word_dropout,
+        freeze=config.freeze_vectors,
     )
     encoder = build_encoder(
         config.encoder,
@@ -85,13 +86,21 @@ def build_model(
     return NeuralTagger(config, features, encoder, head)
 
 
-def build_tagger(config: ModelConfig, vocabs: Any) -> Tagger:
+def build_tagger(config: ModelConfig, vocabs: Any, load_vectors: bool = True) -> Tagger:
     """``build_model`` with the sizes and tag names read off ``vocabs`` (a
-    ``lab.data.Vocabs``: words, tags, optional chars)."""
-    return build_model(
+    ``lab.data.Vocabs``: words, tags, optional chars); with ``config.vectors``, the
+    embeddings of the words the file has start from its vectors (``load_vectors``
+    False: not read, as when a checkpoint's weights follow)."""
+    model = build_model(
         config,
         num_words=len(vocabs.words),
         num_tags=len(vocabs.tags),
         num_chars=len(vocabs.chars) if vocabs.chars is not None else 0,
         tag_names=list(vocabs.tags.names),
     )
+    if config.vectors is not None and load_vectors:
+        from lab.data.vectors import read_vectors
+
+        vectors = read_vectors(config.vectors, config.embedding_dim)
+        model.features.load_vectors(vocabs.words.itos, vectors)
+    return model

@@ -109,7 +109,7 @@ def load_checkpoint(
         vocabs = Vocabs.from_dict(payload["vocabs"])
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{path}: invalid config or vocabularies in checkpoint: {e}") from e
-    model = build_tagger(model_config, vocabs)
+    model = build_tagger(model_config, vocabs, load_vectors=False)  # the weights follow
     load_state(model, payload["state_dict"], path)
     model.to(device)
     model.eval()
