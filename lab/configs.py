@@ -20,7 +20,38 @@ def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     unknown = sorted(set(data) - set(valid))
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {valid}")
+    types = {f.name: str(f.type) for f in fields(cls)}
+    for key, value in data.items():
+        check_type(key, value, types[key])
     return cls(**data)
+
+
+def check_type(key: str, value: Any, type_name: str) -> None:
+    """ValueError unless ``value`` has the field type ``type_name`` (a string annotation
+    such as "bool", "int", "float | None", "str | None"): a JSON config's "false" (a
+    string) is no bool, 1.5 no int, and a float must be finite."""
+    import math
+
+    kinds = [k.strip() for k in type_name.split("|")]
+    if value is None:
+        if "None" in kinds:
+            return
+        raise ValueError(f"{key}: expected a {type_name}, got null")
+    ok = (
+        ("bool" in kinds and isinstance(value, bool))
+        or ("int" in kinds and isinstance(value, int) and not isinstance(value, bool))
+        or (
+            "float" in kinds
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        )  # fmt: skip
+        or ("str" in kinds and isinstance(value, str))
+        or not {"bool", "int", "float", "str"} & set(kinds)
+    )
+    if not ok:
+        finite = "finite " if isinstance(value, float) and not math.isfinite(value) else ""
+        raise ValueError(f"{key}: expected a {finite}{type_name}, got {value!r}")
 
 
 def _coerce(value: str, type_name: str, key: str) -> Any:

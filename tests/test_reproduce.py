@@ -103,7 +103,10 @@ def test_unknown_experiment_is_a_clear_error(stubs) -> None:
 def test_scale_flags() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    assert parser.parse_args([]).scale == "quick"
+    from lab.cli.reproduce import resolve_scale
+
+    assert parser.parse_args([]).scale is None  # quick, or what a --resume folder states
+    assert resolve_scale(parser.parse_args([])) == "quick"
     assert parser.parse_args(["--full"]).scale == "full"
     assert parser.parse_args(["--standard"]).scale == "standard"
     from lab.cli.reproduce import default_reference

@@ -328,9 +328,13 @@ def test_lab_run_cli_runs_resumes_and_summarizes(toy_dir, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verdict"] == "skipped" and summary["context"]["seeds"] == [0, 1]
     assert (out / "summary.txt").read_text() == "8"
+    # quick runs into a folder of tiny ones would be pooled with them: refused (issue 25)
     args = parser.parse_args(["toy", "--quick", "--out", str(out), "--no-progress"])
-    assert sweep_cli.main(args) == 0
-    assert len(read_records(out)) == 12  # the tiny runs were reused by the quick grid
+    from lab.errors import UsageError
+
+    with pytest.raises(UsageError, match="holds tiny-scale runs of toy"):
+        sweep_cli.main(args)
+    assert len(read_records(out)) == 8  # nothing was run or appended
     with pytest.raises(SystemExit):
         parser.parse_args(["toy", "--quick", "--full"])
 

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--full", dest="scale", action="store_const", const="full", help="the issue's grids"
     )
     scale.add_argument("--scale", dest="scale", choices=SCALES, help="tiny: seconds, for tests")
-    parser.set_defaults(scale="quick")
+    parser.set_defaults(scale=None)  # quick, or the scale a --resume folder states
     parser.add_argument(
         "--only", default="", help="comma-separated experiment names (default: all seven)"
     )
@@ -143,6 +143,41 @@ def default_reference(scale: str) -> Path:
     return Path("results") if scale == "quick" else Path("results") / scale
 
 
+def stated_scale(folder: Path) -> str | None:
+    """The scale a reproduction folder's summaries state (or its name,
+    reproduce-<scale>-<stamp>), None if none does; ValueError if they disagree."""
+    import json
+
+    scales = set()
+    for summary in folder.glob("*/summary.json"):
+        try:
+            scale = json.loads(summary.read_text(encoding="utf-8")).get("context", {}).get("scale")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if scale:
+            scales.add(scale)
+    named = folder.name.split("-")
+    if not scales and len(named) > 1 and named[0] == "reproduce" and named[1] in SCALES:
+        scales.add(named[1])
+    if len(scales) > 1:
+        raise ValueError(f"--resume {folder}: its experiments were run at scales {sorted(scales)}")
+    return scales.pop() if scales else None
+
+
+def resolve_scale(args: argparse.Namespace) -> str:
+    """The scale: the one given, else the one a --resume folder states, else quick; a
+    --resume folder of another scale than the one given is refused."""
+    if args.resume is not None and Path(args.resume).is_dir():
+        stated = stated_scale(Path(args.resume))
+        if stated and args.scale and stated != args.scale:
+            raise ValueError(
+                f"--resume {args.resume}: a {stated}-scale reproduction; resuming it at the "
+                f"{args.scale} scale would mix the two (drop the scale option)"
+            )
+        return args.scale or stated or "quick"
+    return args.scale or "quick"
+
+
 def work_folder(args: argparse.Namespace) -> Path:
     """Where this reproduction writes: ``--into``, ``--resume`` (which must exist), or a
     fresh ``runs/reproduce-<scale>-<timestamp>/``."""
@@ -167,6 +202,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    args.scale = resolve_scale(args)
     workers = args.workers or default_workers()
     names = selected(args.only)
     out = work_folder(args)

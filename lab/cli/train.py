@@ -175,6 +175,48 @@ def check_options(train_config: Any, model_config: Any, tag_names: list[str]) ->
             )
 
 
+def check_bio_data(model_config: Any, sentences: list, spec: str, fmt: str) -> None:
+    """With bio_constraints, a gold sentence that breaks BIO (O then I-X) has likelihood 0:
+    refused now, naming its file:line, rather than as an infinite loss an epoch later."""
+    from lab.data.corpora import corpus_file
+    from lab.data.readers import token_lines
+    from lab.data.tagset import first_invalid_bio
+    from lab.errors import UsageError
+
+    if not model_config.bio_constraints:
+        return
+    found = first_invalid_bio(s.tags for s in sentences)
+    if found is None:
+        return
+    i, t, previous, tag = found
+    path = corpus_file(spec)
+    where = f"{spec}: sentence {i + 1}, token {t + 1}"
+    if path is not None:
+        where = f"{path}:{token_lines(path, fmt)[i][t]}"
+    raise UsageError(
+        f"{where}: {tag!r} after {previous!r} breaks BIO, which bio_constraints=true forbids "
+        "(that sentence would have likelihood 0, the loss inf): drop bio_constraints or fix "
+        "the tags"
+    )
+
+
+def check_exact_decoder(model_config: Any, dev: list, num_tags: int) -> None:
+    """decoder=exact enumerates C^T tag sequences per sentence: refused now where a dev
+    sentence is beyond its limit, not after an epoch of training."""
+    from lab.errors import UsageError
+    from lab.models.heads import EXACT_DECODE_LIMIT
+
+    if model_config.head != "autoregressive" or model_config.resolved_decoder != "exact":
+        return
+    longest = max((len(s) for s in dev), default=0)
+    if longest and num_tags**longest > EXACT_DECODE_LIMIT:
+        raise UsageError(
+            f"decoder=exact enumerates C^T tag sequences: {num_tags}^{longest} for the longest "
+            f"dev sentence is past its limit of {EXACT_DECODE_LIMIT:,}; use decoder=greedy "
+            "or decoder=beam"
+        )
+
+
 def check_device(train_config: Any) -> Any:
     """The torch device ``train_config`` asks for, refused now (not after the data is read)
     if this machine lacks it or its ``amp`` cannot run on it."""
@@ -229,6 +271,8 @@ def main(args: argparse.Namespace) -> int:
     if test is not None:
         check_tags(test, known, args.test, "test", args.format, against=args.train)
     check_options(train_config, model_config, vocabs.tags.names)
+    check_bio_data(model_config, train, args.train, args.format)
+    check_exact_decoder(model_config, dev, len(vocabs.tags))
     seed_everything(seed)  # the initial weights depend on it
     model = build_tagger(model_config, vocabs)
 

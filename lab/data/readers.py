@@ -252,6 +252,8 @@ def _sentences(path: str | Path, fmt: str, **kwargs: object) -> list[tuple[Sente
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO: the read blocks
+        raise ValueError(f"{path}: not a regular file (a FIFO or a device); expected a corpus file")
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt == "conllu":

@@ -101,6 +101,7 @@ def run_experiment(
     executor = executor or ("pool" if n_workers > 1 else "local")
     from lab.runs.sweep import run_sweep
 
+    check_folder(out_dir, module.NAME, scale)
     warn_other_commits(out_dir)
     start = time.perf_counter()
     records = run_sweep(
@@ -115,6 +116,27 @@ def run_experiment(
     result = summarize_experiment(module, records, out_dir, scale, command, overrides)
     result.wall_s = time.perf_counter() - start
     return result
+
+
+def check_folder(out_dir: str | Path, name: str, scale: str) -> None:
+    """UsageError, before any run, when ``out_dir`` holds runs of another experiment or
+    of another scale: a sweep there would append to them and its summary pool both."""
+    out_dir = Path(out_dir)
+    if not results_path(out_dir).is_file():
+        return
+    records = load_records(out_dir)
+    others = sorted({str(r.get("experiment")) for r in records} - {name})
+    if others:
+        raise UsageError(
+            f"{out_dir} holds runs of {', '.join(others)}, not of {name}: give --out a "
+            "folder of its own"
+        )
+    stated = _stated_scale(out_dir, records)
+    if stated is not None and stated != scale:
+        raise UsageError(
+            f"{out_dir} holds {stated}-scale runs of {name}; {scale}-scale runs there would "
+            "be pooled with them: give --out another folder"
+        )
 
 
 def report_experiment(out_dir: str | Path, command: str | None = None) -> ExperimentResult:

@@ -150,14 +150,37 @@ def _parse(line: bytes, path: Path, number: int) -> dict:
         raise ValueError(f"{path}:{number}: not a JSON record ({err})") from err
     if not isinstance(record, dict):
         raise ValueError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+    problem = _invalid(record)
+    if problem:
+        raise ValueError(f"{path}:{number}: not a run record: {problem}")
     return record
+
+
+def _invalid(record: dict) -> str:
+    """What makes ``record`` unusable ("" when nothing): no id, a config that is not an
+    object, an unknown status, or a finished run whose metrics are not a non-empty object
+    (a summary would drop it silently, or crash on it)."""
+    if not isinstance(record.get("id"), str) or not record["id"]:
+        return "no 'id'"
+    if "config" in record and not isinstance(record["config"], dict):
+        return f"'config' is {type(record['config']).__name__}, expected an object"
+    if "status" in record and record["status"] not in ("ok", "failed"):
+        return f"'status' is {record['status']!r}, expected 'ok' or 'failed'"
+    metrics = record.get("metrics")
+    if (
+        record.get("status") == "ok"
+        and "metrics" in record
+        and not (isinstance(metrics, dict) and metrics)
+    ):
+        return f"a finished run's 'metrics' is {metrics!r}, expected a non-empty object"
+    return ""
 
 
 def latest_by_id(records: list[dict]) -> dict[str, dict]:
     """The last record of each run id (a failed run retried later is superseded)."""
     latest: dict[str, dict] = {}
     for record in records:
-        if "id" not in record:
+        if "id" not in record:  # records read from a file were checked with their line
             raise ValueError(f"record without an 'id': {sorted(record)}")
         latest[record["id"]] = record
     return latest

@@ -66,10 +66,16 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if not (_is_number(self.lr) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not (
+            _is_number(self.weight_decay)
+            and math.isfinite(self.weight_decay)
+            and self.weight_decay >= 0
+        ):
+            raise ValueError(
+                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"
+            )
         for name in ("batch_size", "max_epochs", "patience"):
             value = getattr(self, name)
             if name == "patience" and value is None:
@@ -83,9 +89,11 @@ class TrainConfig:
         ):
             raise ValueError(f"solved_at must be a finite number or None, got {self.solved_at!r}")
         if self.clip_norm is not None and not (
-            isinstance(self.clip_norm, (int, float)) and self.clip_norm > 0
+            _is_number(self.clip_norm) and math.isfinite(self.clip_norm) and self.clip_norm > 0
         ):
-            raise ValueError(f"clip_norm must be a number > 0 or None, got {self.clip_norm!r}")
+            raise ValueError(
+                f"clip_norm must be a finite number > 0 or None, got {self.clip_norm!r}"
+            )
         for name, allowed in (
             ("lr_schedule", LR_SCHEDULES),
             ("dev_metric", DEV_METRICS),
@@ -98,7 +106,9 @@ class TrainConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
         if self.max_seconds is not None and not (
-            isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0
+            _is_number(self.max_seconds)
+            and math.isfinite(self.max_seconds)
+            and self.max_seconds > 0
         ):
             raise ValueError(f"max_seconds must be a number > 0 or None, got {self.max_seconds!r}")
         if not isinstance(self.device, str):

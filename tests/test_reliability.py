@@ -1,0 +1,124 @@
+"""Issue 25, round two of "nothing lost, nothing silently wrong": one test per finding
+fixed, grouped by class: the exit status, the one-line message, and that what existed is
+intact. (Helpers and fixtures from tests/test_cli_errors.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from test_cli_errors import SYNTH, TINY, assert_user_error, lab, snapshot, toy  # noqa: F401
+
+# --- every numeric option and config value checked, types included -----------------
+
+
+def test_json_model_config_string_for_a_bool_is_refused(tmp_path, capsys) -> None:
+    config = tmp_path / "m.json"
+    config.write_text(json.dumps({"encoder": "lstm", "bidirectional": "false"}))
+    rc, err = lab(capsys, "train", "--model", str(config), *SYNTH, "--out", str(tmp_path / "r"))
+    assert_user_error(rc, err, "train", "bidirectional: expected a bool, got 'false'")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--lr", "inf"], "lr must be a finite number > 0, got inf"),
+        (["--train-config", "weight_decay=inf"], "weight_decay: expected a finite float, got inf"),
+        (["--train-config", "clip_norm=inf"], "clip_norm: expected a finite float | None, got inf"),
+    ],
+)
+def test_infinite_numbers_are_refused_before_training(tmp_path, capsys, option, message):
+    rc, err = lab(capsys, "train", *TINY, *SYNTH, *option, "--out", str(tmp_path / "r"))
+    assert_user_error(rc, err, "train", message)
+    assert not (tmp_path / "r").exists()
+
+
+# --- a folder a command writes into holds one experiment at one scale -------------------
+
+
+def test_run_into_another_experiments_folder_is_refused(tmp_path, capsys) -> None:
+    folder = tmp_path / "vg"
+    assert lab(capsys, "run", "vanishing_gradients", "--scale", "tiny", "--set", "lag=3",
+               "--out", str(folder), "--no-progress")[0] == 0  # fmt: skip
+    before = snapshot(folder)
+    rc, err = lab(capsys, "run", "word_order", "--scale", "tiny", "--out", str(folder))
+    assert_user_error(rc, err, "run", "holds runs of vanishing_gradients, not of word_order")
+    assert snapshot(folder) == before
+
+
+def test_run_of_another_scale_into_a_folder_is_refused(tmp_path, toy, capsys) -> None:  # noqa: F811
+    folder = tmp_path / "res"
+    assert lab(capsys, "run", "toy", "--scale", "tiny", "--out", str(folder))[0] == 0
+    before = snapshot(folder)
+    rc, err = lab(capsys, "run", "toy", "--quick", "--out", str(folder))
+    assert_user_error(rc, err, "run", "holds tiny-scale runs of toy")
+    assert snapshot(folder) == before
+
+
+def test_reproduce_resume_continues_at_the_scale_of_the_folder(tmp_path) -> None:
+    import argparse
+
+    from lab.cli.reproduce import add_arguments, resolve_scale
+
+    folder = tmp_path / "reproduce-tiny-20261207-000000"
+    (folder / "word_order").mkdir(parents=True)
+    (folder / "word_order" / "summary.json").write_text(json.dumps({"context": {"scale": "tiny"}}))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert resolve_scale(parser.parse_args(["--resume", str(folder)])) == "tiny"
+    with pytest.raises(ValueError, match="a tiny-scale reproduction; resuming it at the quick"):
+        resolve_scale(parser.parse_args(["--resume", str(folder), "--quick"]))
+
+
+# --- records validated when read: named with file:line, never dropped, never a crash ------
+
+
+@pytest.mark.parametrize("metrics", ["oops", {}])
+def test_a_record_with_bad_metrics_is_named_not_dropped(tmp_path, capsys, metrics) -> None:
+    folder = tmp_path / "vg"
+    assert lab(capsys, "run", "vanishing_gradients", "--scale", "tiny", "--set", "lag=3",
+               "--out", str(folder), "--no-progress")[0] == 0  # fmt: skip
+    lines = (folder / "results.jsonl").read_text().splitlines()
+    record = json.loads(lines[1])
+    record["metrics"] = metrics
+    lines[1] = json.dumps(record)
+    (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
+    before = snapshot(folder)
+    rc, err = lab(capsys, "report", str(folder))
+    assert_user_error(rc, err, "report", "results.jsonl:2: not a run record: a finished run's "
+                      "'metrics' is")  # fmt: skip
+    assert snapshot(folder) == before
+
+
+# --- no hang: a FIFO is not a corpus ----------------------------------------------------------
+
+
+def test_a_fifo_as_corpus_is_refused_at_once(tmp_path, capsys) -> None:
+    fifo = tmp_path / "train.fifo"
+    os.mkfifo(fifo)
+    rc, err = lab(capsys, "train", *TINY, "--train", str(fifo), "--dev", "synthetic-hmm:5",
+                  "--out", str(tmp_path / "r"))  # fmt: skip
+    assert_user_error(rc, err, "train", "not a regular file (a FIFO or a device)")
+
+
+# --- errors found before compute, not after it ----------------------------------------------
+
+
+def test_bio_constraints_on_gold_data_that_breaks_bio_names_the_line(tmp_path, capsys) -> None:
+    corpus = tmp_path / "ner.tsv"
+    corpus.write_text("Ann\tB-PER\nsaw\tO\n\nthe\tO\nLee\tI-PER\n")  # O then I-PER: line 5
+    rc, err = lab(capsys, "train", "--model", "encoder=lstm,head=crf,hidden=8,embedding_dim=8,"
+                  "bio_constraints=true", "--train", str(corpus), "--dev", str(corpus),
+                  "--out", str(tmp_path / "r"))  # fmt: skip
+    assert_user_error(rc, err, "train", f"{corpus}:5: 'I-PER' after 'O' breaks BIO")
+    assert not (tmp_path / "r").exists()
+
+
+def test_exact_decoding_beyond_its_limit_is_refused_before_training(tmp_path, capsys) -> None:
+    rc, err = lab(capsys, "train", "--model", "encoder=lstm,head=autoregressive,decoder=exact,"
+                  "hidden=8,embedding_dim=8", "--train", "synthetic-hmm:20", "--dev",
+                  "synthetic-hmm:20", "--out", str(tmp_path / "r"))  # fmt: skip
+    assert_user_error(rc, err, "train", "decoder=exact enumerates C^T tag sequences")
+    assert not (tmp_path / "r").exists()
