@@ -495,6 +495,14 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
         for c, g in df.groupby("cell")
     }
     result = rule(log10_far, accuracy, float(df["chance"].mean()), farthest)
+    missing = missing_runs(df, context)
+    if missing and result.verdict != verdict.SKIPPED:
+        return verdict.insufficient(
+            f"{missing} run(s) of the {context.get('scale')}-scale grid not finished yet "
+            "(resume the sweep): a verdict on part of the cells or lags would read as one "
+            "on all of them",
+            result.rule, result.key_figures,
+        ).as_dict()  # fmt: skip
     mismatch = tuning_mismatch(Path(out_dir))
     if mismatch and result.verdict != verdict.SKIPPED:
         return verdict.insufficient(
@@ -506,6 +514,23 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
     )
     extra = f"; at initialisation (geometric mean): {init_text}; " + configurations_text(df)
     return result.with_key_figures(result.key_figures + extra).as_dict()
+
+
+def missing_runs(df, context: dict) -> int:
+    """How many (cell, lag, seed) runs of the grid at the context's scale (with its
+    overrides) have no finished record; 0 when the scale is not stated."""
+    from lab.runs.overrides import apply_overrides, parse_overrides
+
+    scale = context.get("scale")
+    if scale not in ("tiny", "quick", "standard", "full"):
+        return 0
+    overrides = context.get("overrides")
+    expected = grid(scale)
+    if overrides:
+        expected = apply_overrides(expected, parse_overrides(str(overrides).split(", ")))
+    wanted = {(c["cell"], int(c["lag"]), int(c["seed"])) for c in expected}
+    done = {(str(r.cell), int(r.lag), int(r.seed)) for r in df.itertuples()}
+    return len(wanted - done)
 
 
 def tuning_mismatch(out_dir: Path) -> str:

@@ -3,6 +3,8 @@ tables (Markdown + CSV) and plots (PNG), and its verdict comes from the stated r
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from experiments._common import has_scale, pick
@@ -237,3 +239,20 @@ def test_patience_stop_reads_a_curve() -> None:
     assert vg.patience_stop([0.2, 0.3, 0.4], 2) is None
     curve = [[i, s] for i, s in enumerate([0.25, 0.25, 0.25, 0.95])]
     assert vg.abandoned_by_patience(curve, 2) and not vg.abandoned_by_patience(curve, 3)
+
+
+def test_claim4_verdict_waits_for_the_whole_grid(tmp_path) -> None:
+    """A sweep stopped part-way (here: one run's record missing) reads "insufficient",
+    never a verdict on part of the cells or lags."""
+    from lab.cli import main as lab_main
+
+    out = tmp_path / "vg"
+    argv = ["run", "vanishing_gradients", "--scale", "tiny", "--set", "lag=3", "--device",
+            "cpu", "--no-progress", "--out", str(out)]  # fmt: skip
+    assert lab_main(argv) == 0
+    lines = (out / "results.jsonl").read_text().splitlines(keepends=True)
+    (out / "results.jsonl").write_text("".join(lines[:-1]))
+    assert lab_main(["report", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verdict"] == "insufficient"
+    assert "1 run(s) of the tiny-scale grid not finished yet" in summary["key_figures"]
