@@ -77,10 +77,11 @@ def lags(scale: str) -> list[int]:
 
 def grid(scale: str) -> list[dict]:
     cells = CELLS if scale != "tiny" else ("elman", "residual", "gated")
+    # lag by lag, every cell at each: a sweep stopped part-way has whole lags, shortest first
     return [
         {"cell": cell, "lag": lag, "seed": s, **TUNED[cell], **budget(scale)}
-        for cell in cells
         for lag in lags(scale)
+        for cell in cells
         for s in common.seeds(scale)
     ]
 
