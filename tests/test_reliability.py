@@ -122,3 +122,71 @@ def test_exact_decoding_beyond_its_limit_is_refused_before_training(tmp_path, ca
                   "synthetic-hmm:20", "--out", str(tmp_path / "r"))  # fmt: skip
     assert_user_error(rc, err, "train", "decoder=exact enumerates C^T tag sequences")
     assert not (tmp_path / "r").exists()
+
+
+# --- tracebacks for user errors become one line ---------------------------------------------
+
+
+def test_reproduce_with_a_bad_device_runs_nothing(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc, err = lab(capsys, "reproduce", "--scale", "tiny", "--only", "word_order",
+                  "--device", "nonsense")  # fmt: skip
+    assert_user_error(rc, err, "reproduce", "unknown device 'nonsense'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bench_with_negative_threads_is_a_user_error(capsys) -> None:
+    rc, err = lab(capsys, "bench", "crf", "--threads", "-1", "--output", "/nonexistent/x.md")
+    assert_user_error(rc, err, "bench crf", "--threads: expected >= 0")
+
+
+def test_run_of_a_path_not_a_name(capsys) -> None:
+    rc, err = lab(capsys, "run", "../lab/cli/train")
+    assert_user_error(rc, err, "run", "unknown experiment '../lab/cli/train'")
+
+
+def test_out_of_memory_names_the_size_options(tmp_path, capsys) -> None:
+    rc, err = lab(capsys, "train", "--model", "encoder=lstm,hidden=100000,embedding_dim=100000",
+                  *SYNTH, "--out", str(tmp_path / "r"))  # fmt: skip
+    assert_user_error(rc, err, "train", "out of memory: an allocation of", "a size option")
+
+
+# --- cosmetic: the option named, strict JSON, a closed pipe -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--seed", "-1"], "seed must be an int in [0, 2^32), got -1"),
+        (["--dev", "synthetic-hmm:0"], "--dev synthetic-hmm:0: no sentences"),
+    ],
+)
+def test_the_option_is_named(tmp_path, capsys, option, message) -> None:
+    argv = ["train", *TINY, "--train", "synthetic-hmm:20", "--dev", "synthetic-hmm:5",
+            "--out", str(tmp_path / "r")]  # fmt: skip
+    if option[0] == "--dev":
+        argv[argv.index("--dev") + 1] = option[1]
+    else:
+        argv += option
+    rc, err = lab(capsys, *argv)
+    assert_user_error(rc, err, "train", message)
+
+
+def test_evaluate_json_is_strict(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))[0] == 0
+    from lab.cli import main as lab_main
+
+    capsys.readouterr()
+    assert lab_main(["evaluate", str(out / "model.pt"), "--data", "synthetic-hmm:5", "--json"]) == 0
+    text = capsys.readouterr().out
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
+
+
+def test_a_closed_pipe_is_no_traceback(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m lab data synth synthetic-hmm -n 20000 | head -1"
+    done = subprocess.run(command, shell=True, capture_output=True, text=True)
+    assert done.stdout.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr

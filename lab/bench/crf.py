@@ -259,6 +259,8 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--impls: expected a subset of {IMPLS} holding native, got {impls}")
     if args.repeats < 1:
         raise ValueError(f"--repeats: expected >= 1, got {args.repeats}")
+    if args.threads < 0:
+        raise ValueError(f"--threads: expected >= 0 (0: torch's default), got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -26,6 +26,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 
 from lab.errors import UsageError
 
@@ -88,6 +89,16 @@ def error_line(err: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as ``lab: warning: MESSAGE`` (not Python's source-line dump)."""
+    return f"lab: warning: {' '.join(str(message).split())}\n"
+
+
+def _out_of_memory(err: RuntimeError) -> bool:
+    text = str(err)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
 def _command_name(args: argparse.Namespace) -> str:
     """``train``, ``data stats``, ``bench crf``: the words the user typed."""
     words = [args.command, getattr(args, "data_command", None), getattr(args, "benchmark", None)]
@@ -98,11 +109,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = _command_name(args)
     debug = args.debug or os.environ.get("LAB_DEBUG", "") not in ("", "0")
+    warnings.formatwarning = _one_line_warning
     try:
         return int(args._module.main(args) or 0)
     except KeyboardInterrupt:
         print(f"lab {name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `lab data synth ... | head -1`: the reader left; not an error
+        sys.stderr.close()  # nothing more can be said; no traceback at exit either
+        return 0
+    except RuntimeError as err:
+        if not _out_of_memory(err) or debug:
+            raise
+        import re
+
+        asked = re.search(r"allocate (\d+) bytes", str(err))
+        size = f" of {int(asked.group(1)) / 2**30:,.1f} GiB" if asked else ""
+        print(f"lab {name}: error: out of memory: an allocation{size} failed; a size option "
+              "(hidden, embedding_dim, a corpus size, --batch-size) asks for more than this "
+              "machine has", file=sys.stderr)  # fmt: skip
+        return EXIT_USER_ERROR
     except USER_ERRORS as err:
         if debug:
             traceback.print_exc()

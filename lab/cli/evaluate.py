@@ -62,8 +62,22 @@ def main(args: argparse.Namespace) -> int:
         for name in decoders
     }
     if args.json:
-        print(json.dumps(columns, indent=2))
+        # strict JSON: a metric that is undefined (NaN) is null, not a bare NaN
+        print(json.dumps(_json_safe(columns), indent=2, allow_nan=False))
     else:
         print(f"{args.checkpoint} on {args.data} ({len(sentences)} sentences, {device})")
         print(format_table(columns))
     return 0
+
+
+def _json_safe(value):
+    """``value`` with every non-finite float as None (JSON has no NaN or Infinity)."""
+    import math
+
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

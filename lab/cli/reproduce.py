@@ -203,6 +203,10 @@ def main(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     args.scale = resolve_scale(args)
+    if args.device != "auto":  # e.g. a typo, or cuda here: refused before any run
+        from lab.device import resolve_device
+
+        resolve_device(args.device)
     workers = args.workers or default_workers()
     names = selected(args.only)
     out = work_folder(args)

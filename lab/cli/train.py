@@ -244,6 +244,7 @@ def main(args: argparse.Namespace) -> int:
     from lab.cli.common import format_table
     from lab.data import Vocabs
     from lab.data.corpora import check_tags, load_sentences
+    from lab.errors import UsageError
     from lab.models import ModelConfig, build_tagger
     from lab.runs.provenance import collect
     from lab.seeding import seed_everything
@@ -263,6 +264,10 @@ def main(args: argparse.Namespace) -> int:
     train = load_sentences(args.train, "train", args.format, seed)
     dev = load_sentences(args.dev, "dev", args.format, seed)
     test = load_sentences(args.test, "test", args.format, seed) if args.test else None
+    for option, spec, sentences in (("--train", args.train, train), ("--dev", args.dev, dev),
+                                    ("--test", args.test, test)):  # fmt: skip
+        if sentences is not None and not sentences:
+            raise UsageError(f"{option} {spec}: no sentences")
     vocabs = Vocabs.build(
         train, min_freq=args.min_freq, lower=args.lower, chars=model_config.char_features
     )

@@ -67,7 +67,7 @@ def load(name: str) -> ModuleType:
     """Import ``experiments/<name>.py``; a clear error for an unknown name or a script
     missing part of the protocol."""
     path = experiments_dir() / f"{name}.py"
-    if not path.is_file():
+    if not (isinstance(name, str) and name.isidentifier()) or not path.is_file():
         raise ValueError(
             f"unknown experiment {name!r}: expected one of {available()} (in {experiments_dir()})"
         )

@@ -105,6 +105,8 @@ class TrainConfig:
                 )
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
+        if not 0 <= self.seed < 2**32:  # what numpy's and torch's seeding accept
+            raise ValueError(f"seed must be an int in [0, 2^32), got {self.seed!r}")
         if self.max_seconds is not None and not (
             _is_number(self.max_seconds)
             and math.isfinite(self.max_seconds)
