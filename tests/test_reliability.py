@@ -190,3 +190,57 @@ def test_a_closed_pipe_is_no_traceback(tmp_path) -> None:
     command = f"{sys.executable} -m lab data synth synthetic-hmm -n 20000 | head -1"
     done = subprocess.run(command, shell=True, capture_output=True, text=True)
     assert done.stdout.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+# --- one lab train per --out; an abort keeps what it aborted; leftovers cleaned ---------------
+
+
+def test_a_second_train_into_the_same_out_is_refused_while_one_runs(tmp_path, capsys) -> None:
+    from lab.cli.train import _OutLock
+
+    out = tmp_path / "race"
+    held = _OutLock(out)  # another lab train, mid-run
+    rc, err = lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))
+    assert_user_error(rc, err, "train", "another lab train is writing this folder now")
+    assert not out.exists()
+    del held
+    assert lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race"]  # no lock file left
+
+
+def test_an_interrupted_overwrite_keeps_the_old_run(tmp_path, capsys, monkeypatch) -> None:
+    import lab.training.fit as fit_module
+
+    out = tmp_path / "run"
+    assert lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))[0] == 0
+    before = snapshot(out)
+    real_fit = fit_module.fit
+
+    def interrupted(*args, **kwargs):
+        result = real_fit(*args, **kwargs)
+        result.stopped_reason = "interrupted"  # as Ctrl-C after an epoch leaves it
+        return result
+
+    monkeypatch.setattr(fit_module, "fit", interrupted)
+    rc, err = lab(capsys, "train", *TINY, *SYNTH, "--out", str(out), "--overwrite")
+    assert rc == 130 and "the earlier run" in err and "run.interrupted" in err, err
+    assert snapshot(out) == before
+    assert (tmp_path / "run.interrupted" / "model.pt").is_file()
+
+
+def test_staging_folders_of_a_killed_train_are_cleaned_by_the_next(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    stale = tmp_path / ".run.abc123.tmp"  # what kill -9 mid-training leaves
+    stale.mkdir()
+    (stale / "model.pt").write_text("half")
+    rc, err = lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))
+    assert rc == 0 and not stale.exists() and "left by a run that was killed" in err
+
+
+def test_out_as_a_symlink_to_an_empty_folder_trains_into_it(tmp_path, capsys) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert lab(capsys, "train", *TINY, *SYNTH, "--out", str(link))[0] == 0
+    assert (target / "model.pt").is_file() and link.is_symlink()

@@ -125,6 +125,51 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         )
 
 
+class _OutLock:
+    """An exclusive lock on ``--out`` (a hidden sibling file) for as long as main runs: a
+    second lab train into the same folder is refused, not raced (one would silently
+    replace the other). The file goes when the lock does."""
+
+    def __init__(self, out: Path) -> None:
+        import fcntl
+
+        from lab.errors import UsageError
+
+        self.path = out.parent / f".{out.name}.lock"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "a+")  # noqa: SIM115 - held open on purpose
+        except PermissionError as e:
+            raise PermissionError(
+                f"--out {out}: cannot write in {out.parent} ({e.strerror})"
+            ) from None
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            self.handle = None
+            raise UsageError(f"--out {out}: another lab train is writing this folder now") from None
+
+    def __del__(self) -> None:
+        if getattr(self, "handle", None) is not None:
+            self.path.unlink(missing_ok=True)
+            self.handle.close()
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Remove the staging folders that a killed lab train left beside ``out`` (hidden
+    ``.<name>.*.tmp`` / ``.old``): with the lock held, no live run owns them."""
+    import shutil
+
+    for leftover in list(out.parent.glob(f".{out.name}.*.tmp")) + list(
+        out.parent.glob(f".{out.name}.*.old")
+    ):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            print(f"lab train: removed {leftover.name}, left by a run that was killed",
+                  file=sys.stderr)  # fmt: skip
+
+
 def _staging_dir(out: Path) -> Path:
     """A new hidden sibling of ``out`` to train into; making it proves the folder is
     writable before any compute."""
@@ -259,7 +304,13 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(str(e)) from e
     check_device(train_config)
     out = Path(args.out)
+    if out.is_symlink():  # the run is renamed into place: onto the folder, not the link
+        out = out.resolve()
+    if out.parent != out and out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: {out.parent} is a file, not a folder")
     check_out_dir(out, args.overwrite)
+    _held = _OutLock(out)  # one lab train per --out; released (and removed) when main returns
+    _clean_leftovers(out)
     seed = train_config.seed
     train = load_sentences(args.train, "train", args.format, seed)
     dev = load_sentences(args.dev, "dev", args.format, seed)
@@ -294,6 +345,12 @@ def main(args: argparse.Namespace) -> int:
         except NonFiniteTrainingError as e:  # no finite epoch: the old run (if any) stays
             print(f"lab train: error: {e}; --out {out} untouched", file=sys.stderr)
             return EXIT_NONFINITE
+        interrupted_over_a_run = result.stopped_reason == "interrupted" and any(
+            (out / name).exists() for name in RUN_FILES
+        )
+        if interrupted_over_a_run:  # an abort must not destroy the result it aborted
+            out = out.with_name(out.name + ".interrupted")
+            shutil.rmtree(out, ignore_errors=True)
         result.checkpoint = str(out / "model.pt")  # where it will be, not the staging path
         write_atomic(staging / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n")
         columns = {"dev": evaluate(model, dev, vocabs, train_config.batch_size)}
@@ -324,7 +381,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"checkpoint: {out / 'model.pt'}")
     kept = f"kept the best state (epoch {result.best_epoch}) in {out}"
     if result.stopped_reason == "interrupted":
-        print(f"lab train: interrupted after epoch {result.epochs}; {kept}", file=sys.stderr)
+        where = f"; the earlier run in {args.out} is untouched" if interrupted_over_a_run else ""
+        print(f"lab train: interrupted after epoch {result.epochs}; {kept}{where}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
     if result.stopped_reason == "nonfinite_loss":
         print(
