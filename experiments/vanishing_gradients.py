@@ -275,8 +275,11 @@ RULE = (
     "the lag in more seeds than the Elman RNN (Fisher's exact test, one-sided, p <= "
     "{alpha:g} for each of the {n_gated}: the claim needs every one, an intersection-union "
     "test, so no correction is due; 4 of 5 seeds against 0 of 5 gives p = 0.024, 3 of 5 "
-    "p = 0.083, 3 of 3 against 0 of 3 p = 0.05). supported if both halves hold, not supported if "
-    "neither, mixed otherwise"
+    "p = 0.083, 3 of 3 against 0 of 3 p = 0.05). supported if both halves hold, mixed if one "
+    "does; if neither does, not supported where the runs speak against a half (the Elman "
+    "RNN's gradient kept, another cell's vanished or exploded; the Elman RNN at chance at no "
+    "lag, or learning a lag in more seeds than a gated cell, the same Fisher test reversed), "
+    "else insufficient (both halves undecided: more seeds or a larger budget would decide)"
 )
 
 
@@ -317,6 +320,23 @@ def info_holds(accuracy: Mapping[str, Mapping[int, Sequence[float]]], lag: int, 
     return bool(gated) and at_chance and all(p <= ALPHA for p in p_values.values()), p_values
 
 
+def info_speaks_against(
+    accuracy: Mapping[str, Mapping[int, Sequence[float]]], lags: Sequence[int], chance: float
+) -> bool:
+    """True when the runs contradict the information half: the Elman RNN is at chance at
+    no lag (nothing for a gate to rescue), or at some lag it learned in more seeds than a
+    gated cell (one-sided Fisher test at ALPHA, the half's own test reversed)."""
+    elman = accuracy["elman"]
+    if not any(stats.estimate(elman[k]).mean <= chance + CHANCE_MARGIN for k in lags):
+        return True
+    return any(
+        stats.fisher_greater(*seeds_learned(elman[k]), *seeds_learned(accuracy[c][k])) <= ALPHA
+        for c in GATED
+        if c in accuracy
+        for k in lags
+    )
+
+
 def rule(
     log10_grad_far: Mapping[str, Sequence[float]],
     accuracy: Mapping[str, Mapping[int, Sequence[float]]],
@@ -353,6 +373,9 @@ def rule(
     grad_half = (
         bands["elman"] == "vanished" and bool(others) and all(bands[c] == "kept" for c in others)
     )
+    grad_against = bands["elman"] == "kept" or any(
+        bands[c] in ("vanished", "exploded") for c in others
+    )
     gated = [c for c in GATED if c in accuracy]
     info_lag, info_p = None, {}
     for lag in lags:
@@ -361,6 +384,7 @@ def rule(
             info_lag, info_p = lag, p_values
             break
     info_half = info_lag is not None
+    info_against = info_speaks_against(accuracy, lags, chance)
     grad_text = "; ".join(
         f"{c} 1e{e.mean:+.1f} (log10 {e.mean:.1f} +- {e.half:.1f}, {bands[c]})"
         for c, e in sorted(grads.items())
@@ -396,7 +420,16 @@ def rule(
         for c in sorted(accuracy)
         for k in lags
     )
-    return verdict.Verdict(verdict.both(grad_half, info_half), text, figures, key)
+    if grad_half or info_half:
+        return verdict.Verdict(verdict.both(grad_half, info_half), text, figures, key)
+    if grad_against or info_against:
+        return verdict.Verdict(verdict.NOT_SUPPORTED, text, figures, key)
+    return verdict.insufficient(
+        "neither half holds and neither is contradicted (gradients undecided, no lag where "
+        "the seeds separate the cells): more seeds or a larger budget would decide",
+        text,
+        figures,
+    )
 
 
 def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
