@@ -129,6 +129,31 @@ def _forward_backward(
     return True
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
+def _shifted_time_major(em, out, top):  # pragma: no cover - compiled; tested via callers
+    """em (B, T, C) -> out (T, C, B) = em minus its per-token max, top (T, B) that max;
+    returns the widest span (max - min) of one token's emissions, inf if any is NaN or
+    infinite. One pass, a token's C scores read contiguously (torch's aminmax over the
+    middle dimension of the time-major copy cost four times the copy itself)."""
+    B, T, C = em.shape
+    span = 0.0
+    for t in range(T):
+        for b in range(B):
+            hi = em[b, t, 0]
+            lo = hi
+            for j in range(1, C):
+                v = em[b, t, j]
+                hi = max(hi, v)
+                lo = min(lo, v)
+            top[t, b] = hi
+            width = hi - lo
+            if not width <= span:  # wider, or NaN
+                span = width if width == width else np.inf
+            for j in range(C):
+                out[t, j, b] = em[b, t, j] - hi
+    return span
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _gradients(
     mu, edge_sum, g, lengths, d_em, d_trans, d_start, d_end
@@ -138,11 +163,14 @@ def _gradients(
     g * mu, d_trans (C, C) = sum_b g * edge_sum, d_start (C,) = sum_b g * mu_0 and d_end
     (C,) = sum_b g * mu at each sequence's last step."""
     T, C, B = mu.shape
-    for b in range(B):
-        last = lengths[b] - 1
-        for t in range(T):
+    # step by step: one step's (C, B) block of mu stays in the first-level cache while it
+    # is read transposed (sequence by sequence, the whole of mu would pass through it)
+    for t in range(T):
+        for b in range(B):
             for j in range(C):
                 d_em[b, t, j] = g[b] * mu[t, j, b]
+    for b in range(B):
+        last = lengths[b] - 1
         for j in range(C):
             d_start[j] += d_em[b, 0, j]
             d_end[j] += d_em[b, last, j]
@@ -209,9 +237,9 @@ def forward_backward(
     # time-major with the batch innermost (reductions over C then run along B), in this
     # thread's workspace: the exponentiated emissions, then the forward messages
     work = _workspace(2 * T * C * B, dtype)
-    em = work[: T * C * B].view(T, C, B).copy_(emissions.detach().permute(1, 2, 0))
-    bottom, top = torch.aminmax(em, dim=1)  # (T, B) each
-    em_span = float((top - bottom).amax())  # the one host sync
+    em = work[: T * C * B].view(T, C, B)
+    top = torch.empty(T, B, dtype=dtype)
+    em_span = _shifted_time_major(emissions.detach().contiguous().numpy(), em.numpy(), top.numpy())
     # the small potentials in numpy: a dispatch there costs a fraction of torch's
     tr, st, en = (x.detach().contiguous().numpy() for x in (transitions, start, end))
     joint = np.concatenate([tr.reshape(-1), st, en])
@@ -220,7 +248,7 @@ def forward_backward(
     # -inf emissions on a real token, +inf or NaN anywhere: log space decides
     if not (math.isfinite(shift - low) and em_span + (shift - low) <= RANGE_LIMIT[dtype]):
         return None
-    E = em.sub_(top.unsqueeze(1)).exp_()  # (T, C, B)
+    E = em.exp_()  # (T, C, B)
     M, s, e = (np.exp(x - x.dtype.type(shift)) for x in (tr, st, en))
     n = lengths.detach().to("cpu", torch.int64).contiguous().numpy()
     log_z = torch.empty(B, dtype=dtype)
