@@ -109,3 +109,30 @@ def test_the_compiled_pass_is_the_cpu_path_and_falls_back_to_log_space():
     torch.testing.assert_close(
         huge.log_partition, brute_force(1e4 * em, tr, None, st, en)["log_partition"]
     )
+
+
+@pytest.mark.parametrize("case", ["-inf on a real token", "NaN on a real token", "wide span"])
+def test_unreliable_emissions_go_to_log_space(case: str) -> None:
+    """The compiled pass declines (None) what probability space cannot hold, so that the
+    caller's log-space fallback decides; what it returns is log space's answer."""
+    from lab.structured import forward_backward_cpu
+
+    em, tr, st, en = potentials(2, 5, 4, dtype=torch.float32)
+    lengths = torch.tensor([5, 3])
+    if case.startswith("-inf"):
+        em[0, 2, 1] = -float("inf")
+    elif case.startswith("NaN"):
+        em[1, 1, 0] = float("nan")
+    else:
+        em[0, 3, 2] = 200.0  # one token's scores span more than float32's exp can hold
+    em[1, 3:] = 0.0  # padding, as a Chain holds it
+    assert forward_backward_cpu.forward_backward(em, tr, st, en, lengths) is None
+    if case.startswith("NaN"):
+        return
+    mask = padded_mask([5, 3], 5)
+    compiled = LinearChainCRF(em, tr, mask, st, en).log_partition
+    with native.tensor_ops():
+        tensor = LinearChainCRF(em, tr, mask, st, en).log_partition
+    exact = brute_force(em.double(), tr.double(), mask=mask, start=st.double(), end=en.double())
+    torch.testing.assert_close(compiled, tensor)
+    torch.testing.assert_close(compiled.double(), exact["log_partition"], rtol=1e-5, atol=1e-4)
