@@ -244,3 +244,82 @@ def test_out_as_a_symlink_to_an_empty_folder_trains_into_it(tmp_path, capsys) ->
     link.symlink_to(target)
     assert lab(capsys, "train", *TINY, *SYNTH, "--out", str(link))[0] == 0
     assert (target / "model.pt").is_file() and link.is_symlink()
+
+
+# --- signals end the workers a sweep started -----------------------------------------
+
+SLEEPY = """
+import time
+NAME = "sleepy"
+CLAIM = "a sweep ends its workers when it is stopped"
+def grid(scale):
+    return [{"seed": s, "sleep": 120} for s in range(4)]
+def run(config):
+    time.sleep(config["sleep"])
+    return {"ok": 1}
+def summarize(records, out_dir, context):
+    return {"verdict": "skipped", "rule": "sleepy", "key_figures": ""}
+"""
+
+
+def _children(pid: int) -> set[int]:
+    """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_pool_sweep_takes_its_workers_with_it(tmp_path, sig: str) -> None:
+    """`lab run --workers 2` ended by SIGTERM (as Ctrl-C: exit 130, a message) or
+    kill -9: its worker processes, each mid-run for minutes, end within seconds."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "sleepy.py").write_text(SLEEPY)
+    out = tmp_path / "out"
+    env = {**os.environ, "LAB_EXPERIMENTS_DIR": str(experiments)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from lab.cli import main; sys.exit(main(sys.argv[1:]))",
+         "run", "sleepy", "--scale", "tiny", "--workers", "2", "--out", str(out),
+         "--no-progress"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(workers) < 2:
+        assert proc.poll() is None, proc.communicate()[1]
+        # the spawn context's resource tracker is a child too; workers are the others
+        workers = {p for p in _children(proc.pid)
+                   if "resource_tracker" not in open(f"/proc/{p}/cmdline").read()}  # fmt: skip
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the pool's workers did not start"
+    time.sleep(1.0)  # the workers are inside their runs
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=30)
+    if sig == "SIGTERM":
+        assert proc.returncode == 130 and "lab run: interrupted" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers), "a worker outlived its sweep"

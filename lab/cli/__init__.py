@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -105,11 +107,19 @@ def _command_name(args: argparse.Namespace) -> str:
     return " ".join(w for w in words if w)
 
 
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = _command_name(args)
     debug = args.debug or os.environ.get("LAB_DEBUG", "") not in ("", "0")
     warnings.formatwarning = _one_line_warning
+    # SIGTERM (a scheduler, `kill`, a closed session) ends a command the way Ctrl-C does:
+    # the best model so far kept, a sweep's workers and lock released, not killed mid-write
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return int(args._module.main(args) or 0)
     except KeyboardInterrupt:
@@ -134,3 +144,6 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"lab {name}: error: {error_line(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)

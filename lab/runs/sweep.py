@@ -234,6 +234,25 @@ def _pool_init(threads: int, experiments_dir: str | None) -> None:
     if experiments_dir is not None:
         os.environ["LAB_EXPERIMENTS_DIR"] = experiments_dir
     _set_threads(threads)
+    _exit_with_parent()
+
+
+def _exit_with_parent(every: float = 0.5) -> None:
+    """End this worker when the sweep that started it is gone (SIGTERM, kill -9): its
+    run would be redone on resume anyway, and an orphan holds a core and its memory until
+    the run ends (a standard-scale run: an hour). The parent's death shows as a new
+    parent pid (the process is re-parented), on every POSIX system."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_pool(module: ModuleType, tasks: list[Task], workers: int, address) -> Iterator[dict]:
@@ -323,8 +342,21 @@ def _run_pool(module: ModuleType, tasks: list[Task], workers: int, address) -> I
                 in_flight.clear()
                 pool.shutdown(wait=True, cancel_futures=True)
                 pool = new_pool()
+    except BaseException:  # Ctrl-C, SIGTERM, the consumer gone: the runs in flight end too
+        _terminate_workers(pool)
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's worker processes now: shutdown() waits for the runs they are in (at
+    exit too), which may take an hour; they are redone on resume."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _outcome(future: Future, task: Task) -> dict | None:
