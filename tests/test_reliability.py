@@ -323,3 +323,40 @@ def test_a_stopped_pool_sweep_takes_its_workers_with_it(tmp_path, sig: str) -> N
     while time.monotonic() < deadline and any(_alive(p) for p in workers):
         time.sleep(0.2)
     assert not any(_alive(p) for p in workers), "a worker outlived its sweep"
+
+
+def test_progress_into_a_redirected_stderr_is_plain_lines(tmp_path, toy, capsys) -> None:  # noqa: F811
+    """`lab run ... 2> log`: the log gets plain lines (the count, failures, the time),
+    not a bar redrawn with carriage returns."""
+    rc, err = lab(capsys, "run", "toy", "--scale", "tiny", "--out", str(tmp_path / "o"))
+    assert rc == 0
+    assert "\r" not in err
+    assert "runs done (0 failed)" in err
+
+
+def test_results_jsonl_follows_the_umask_like_its_siblings(tmp_path, toy, capsys) -> None:  # noqa: F811
+    before = os.umask(0o002)
+    try:
+        assert lab(capsys, "run", "toy", "--scale", "tiny", "--out", str(tmp_path / "o"))[0] == 0
+    finally:
+        os.umask(before)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "o").iterdir() if p.is_file()}
+    assert modes["results.jsonl"] == 0o664, modes
+    assert set(modes.values()) == {0o664}, modes
+
+
+@pytest.mark.parametrize("command", ["run", "reproduce", "train"])
+def test_out_under_a_file_names_the_option_and_the_file(tmp_path, capsys, command) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    out = str(afile / "sub")
+    argv = {
+        "run": ["run", "exact_inference", "--scale", "tiny", "--out", out],
+        "reproduce": ["reproduce", "--scale", "tiny", "--into", out],
+        "train": ["train", "--model", "encoder=lstm,head=crf,hidden=8,embedding_dim=8",
+                  "--train", "synthetic-hmm:50", "--dev", "synthetic-hmm:20", "--out", out],
+    }[command]  # fmt: skip
+    rc, err = lab(capsys, *argv)
+    option = "--into" if command == "reproduce" else "--out"
+    assert_user_error(rc, err, command, f"{option} {out}: cannot be made, {afile} is a file")
+    assert afile.read_text() == "kept"

@@ -1,12 +1,28 @@
-"""What two commands share: the data options of ``lab train`` and ``lab evaluate``, and
-the plain-text metrics table both print."""
+"""What commands share: the data options of ``lab train`` and ``lab evaluate``, the
+plain-text metrics table both print, and the check of a folder a command writes into."""
 
 from __future__ import annotations
 
 import argparse
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from lab.errors import UsageError
+
+
+def check_out_folder(path: str | Path, option: str) -> None:
+    """Refuse, naming the option, a folder to write into that cannot be one: ``path`` is
+    a file, or a file stands where one of its parents should be (``--out afile/sub``)."""
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists() or part.is_symlink():
+            if not part.is_dir() and part == path:
+                raise UsageError(f"{option} {path} is a file; expected a folder")
+            if not part.is_dir():
+                raise UsageError(f"{option} {path}: cannot be made, {part} is a file")
+            return
 
 
 def format_table(columns: Mapping[str, Mapping[str, Any]]) -> str:

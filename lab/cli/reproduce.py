@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from lab.cli.common import check_out_folder
 from lab.runs.experiment import SCALES
 
 # The lecture's claims, in the lecture's order (= results/README.md's order).
@@ -187,6 +188,7 @@ def work_folder(args: argparse.Namespace) -> Path:
             raise ValueError(f"--resume {folder}: no such folder (nothing to continue)")
         return folder
     if args.into is not None:
+        check_out_folder(args.into, "--into")
         return Path(args.into)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"reproduce-{args.scale}-{stamp}"

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from lab.cli.common import check_out_folder
 from lab.runs.experiment import SCALES
 
 
@@ -93,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
     if overrides and args.out is None:
         # an overridden grid is not the committed one: never into results/ by default
         out_dir = Path("runs") / f"{args.experiment}-{scale}-{_slug(overrides)}"
+    check_out_folder(out_dir, "--out")
     if overrides:  # an unknown key or a bad type fails here, before any folder is made
         from lab.pipeline.run_experiment import grid_of
         from lab.runs.overrides import apply_overrides

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lab.cli.common import check_out_folder
 from lab.configs import parse_config
 
 
@@ -306,8 +307,7 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_symlink():  # the run is renamed into place: onto the folder, not the link
         out = out.resolve()
-    if out.parent != out and out.parent.exists() and not out.parent.is_dir():
-        raise UsageError(f"--out {args.out}: {out.parent} is a file, not a folder")
+    check_out_folder(out, "--out")
     check_out_dir(out, args.overwrite)
     _held = _OutLock(out)  # one lab train per --out; released (and removed) when main returns
     _clean_leftovers(out)

@@ -82,7 +82,7 @@ def append_record(out_dir: str | os.PathLike, record: dict) -> None:
     path = results_path(out_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = line.encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)  # less the umask, as open()
     try:
         with _locked(fd):
             removed = _cut_torn_tail(fd)
@@ -107,7 +107,7 @@ def check_writable(out_dir: str | os.PathLike) -> None:
     computes runs whose records it could not keep."""
     path = results_path(out_dir)
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666))
     except PermissionError:
         raise PermissionError(
             f"{path} is not writable, so no run's record could be kept: fix its "

@@ -526,8 +526,8 @@ def run_sweep(
                     append_record(out_dir, record)
                     existing[record["id"]] = record
                     failed += record["status"] != "ok"
-                    bar.update(1)
                     bar.set_postfix(failed=failed, refresh=False)
+                    bar.update(1)
         finally:
             bar.close()
         return [existing[rid] for rid in ids if rid in existing]
@@ -556,7 +556,41 @@ def _sweep_lock(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+class _LogProgress:
+    """Progress for a stderr that is not a terminal (a log file, a pipe): a plain line
+    every ``every`` seconds and at the end, never a bar redrawn with carriage returns."""
+
+    def __init__(self, name: str, total: int, initial: int, every: float = 30.0) -> None:
+        self.name, self.total, self.done, self.every = name, total, initial, every
+        self.start = self.last = time.monotonic()
+        self.new, self.failed, self.printed = 0, 0, -1
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self.new += n
+        if time.monotonic() - self.last >= self.every or self.done >= self.total:
+            self._line()
+
+    def set_postfix(self, failed: int = 0, refresh: bool = False) -> None:
+        self.failed = failed
+
+    def close(self) -> None:
+        if self.printed != self.done:
+            self._line()
+
+    def _line(self) -> None:
+        now = time.monotonic()
+        self.last, self.printed = now, self.done
+        rate = self.new / max(now - self.start, 1e-9)
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = f", about {left / 60:.0f} min left" if left == left and left > 0 else ""
+        print(f"{self.name}: {self.done}/{self.total} runs done ({self.failed} failed), "
+              f"{(now - self.start) / 60:.1f} min{eta}", file=sys.stderr, flush=True)  # fmt: skip
+
+
 def _progress_bar(name: str, total: int, initial: int, on: bool):
+    if on and not sys.stderr.isatty():
+        return _LogProgress(name, total, initial)
     from tqdm.auto import tqdm
 
     return tqdm(
