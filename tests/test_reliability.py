@@ -360,3 +360,18 @@ def test_out_under_a_file_names_the_option_and_the_file(tmp_path, capsys, comman
     option = "--into" if command == "reproduce" else "--out"
     assert_user_error(rc, err, command, f"{option} {out}: cannot be made, {afile} is a file")
     assert afile.read_text() == "kept"
+
+
+def test_records_state_their_scale(tmp_path, toy, capsys) -> None:  # noqa: F811
+    """Every new record carries the scale it ran at; the folder's scale is read from it
+    (the command only where older records lack it)."""
+    folder = tmp_path / "res"
+    assert lab(capsys, "run", "toy", "--scale", "tiny", "--out", str(folder))[0] == 0
+    records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    assert records and {r["scale"] for r in records} == {"tiny"}
+    (folder / "summary.json").unlink()  # no summary to fall back on: the records decide
+    # a command that names no scale reads as quick: only the records' field says tiny
+    lines = [json.dumps({**r, "command": "lab run toy"}) for r in records]
+    (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
+    rc, err = lab(capsys, "run", "toy", "--quick", "--out", str(folder))
+    assert_user_error(rc, err, "run", "holds tiny-scale runs of toy")

@@ -112,6 +112,7 @@ def run_experiment(
         workers=n_workers,
         address=address,
         progress=progress,
+        scale=scale,
     )
     result = summarize_experiment(module, records, out_dir, scale, command, overrides)
     result.wall_s = time.perf_counter() - start
@@ -208,9 +209,12 @@ def _stated(out_dir: Path, key: str = "overrides") -> str | None:
 
 
 def _stated_scale(out_dir: Path, records: Sequence[dict] = ()) -> str | None:
-    """The scale an earlier summary of ``out_dir`` recorded, else the one the records'
-    command named (``--scale NAME`` or ``--NAME``; the default ``quick`` when it named
-    none), else None."""
+    """The scale the records state (their ``scale`` field), else the one an earlier
+    summary of ``out_dir`` recorded, else the one the records' command named (``--scale
+    NAME`` or ``--NAME``; the default ``quick`` when it named none), else None."""
+    stated_by_records = [r["scale"] for r in records if isinstance(r.get("scale"), str)]
+    if stated_by_records:
+        return stated_by_records[-1]
     path = out_dir / SUMMARY_FILE
     try:
         stated = json.loads(path.read_text(encoding="utf-8")).get("context", {}).get("scale")

@@ -466,10 +466,12 @@ def run_sweep(
     workers: int = 1,
     address: str | None = None,
     progress: bool = True,
+    scale: str | None = None,
 ) -> list[dict]:
     """Run every config not already finished ok in ``out_dir/results.jsonl`` and return the
     records of all ``configs`` (latest per id, in the configs' order: finished earlier,
-    failed and new alike).
+    failed and new alike). ``scale``, when given, is written into every new record (a
+    folder's scale is then read from its records, not guessed from their command).
 
     ``experiment`` is an experiment module or its name; the pool and Ray executors pass the
     name to their workers, which load the script with :func:`lab.runs.experiment.load`.
@@ -523,6 +525,8 @@ def run_sweep(
         try:
             if tasks:
                 for record in _EXECUTOR_FUNCTIONS[executor](module, tasks, workers, address):
+                    if scale is not None:
+                        record["scale"] = scale
                     append_record(out_dir, record)
                     existing[record["id"]] = record
                     failed += record["status"] != "ok"
