@@ -603,7 +603,8 @@ RULE = (
     "per corpus and encoder direction, on the {structured} - {neural} test {metric} gap paired "
     "by seed, validity first (else insufficient): >= {min_seeds} paired seeds at the smallest "
     "and the largest size (the grid fixes more where five cannot decide, from the seed sd "
-    "before the runs: {end_seeds}), the largest >= {min_span}x the smallest, every run read "
+    "before the runs: {end_seeds}; every one of them finished: no verdict on the seeds that "
+    "happen to be done), the largest >= {min_span}x the smallest, every run read "
     "converged (stopped by early stopping on dev, not still improving at the epoch cap; on BIO "
     "tags patience counts only after {min_updates} updates, so no run ends on the all-O "
     "plateau) and none truncated by the time safety net. Then: the advantage SHRINKS if the 95%"
@@ -717,11 +718,14 @@ def rule(
     label: str = "",
     unconverged: int = 0,
     truncated: int = 0,
+    missing: int = 0,
 ) -> verdict.Verdict:
     """Claim 2 for one corpus and direction: ``gaps_*`` map seed -> structured minus
     neural test ``metric`` (a fraction) at the smallest / largest training size;
     ``unconverged`` / ``truncated``: runs among those read that were still improving at
-    the epoch cap / stopped by the time safety net (the latter are not in the gaps)."""
+    the epoch cap / stopped by the time safety net (the latter are not in the gaps);
+    ``missing``: runs the grid fixes at these two sizes that have not finished (a verdict
+    on the seeds that happen to be done would be optional stopping)."""
     delta = DELTA[metric]
     text = RULE.format(
         structured=structured,
@@ -755,6 +759,10 @@ def rule(
         problems.append(f"{unconverged} run(s) still improving at the epoch cap")
     if truncated:
         problems.append(f"{truncated} run(s) truncated by the time safety net")
+    if missing:
+        problems.append(
+            f"{missing} run(s) the grid fixes at these sizes not finished yet (resume the sweep)"
+        )
     if problems:
         return verdict.insufficient(prefix + "; ".join(problems), text, figures)
     change = np.array([[gaps_smallest[s] - gaps_largest[s] for s in paired]])
@@ -901,6 +909,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
                 label=f"{corpus} ({direction})",
                 unconverged=int((~ends["converged"]).sum()),
                 truncated=len(lost),
+                missing=missing_end_runs(part, corpus, (structured, neural), context),
             )
             verdicts[direction].append(part_verdict)
             answers.append(answer_row(corpus, direction, metric, gaps, ends, part_verdict.verdict))
@@ -930,6 +939,30 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
 
 
 ENCODER_NAMES = {"bidirectional": "BiLSTM", "unidirectional": "LSTM"}
+
+
+def missing_end_runs(part, corpus: str, models: Sequence[str], context: Mapping) -> int:
+    """Runs of ``models`` on ``corpus`` that the grid at the context's scale (with its
+    overrides) fixes at the corpus's smallest and largest size and that have no finished
+    record in ``part``; 0 when the scale is not stated or the grid lacks the corpus (one
+    given by path: its grid is the user's)."""
+    from lab.runs.overrides import apply_overrides, parse_overrides
+
+    scale = context.get("scale")
+    if scale not in ("tiny", "quick", "standard", "full"):
+        return 0
+    expected = [c for c in grid(scale) if c["corpus"] == corpus and c["model"] in models]
+    overrides = context.get("overrides")
+    if overrides and expected:
+        expected = apply_overrides(expected, parse_overrides(str(overrides).split(", ")))
+    if not expected:
+        return 0
+    sizes = [int(c["size"]) for c in expected]
+    ends = (min(sizes), max(sizes))
+    wanted = {(c["model"], int(c["size"]), int(c["seed"])) for c in expected
+              if int(c["size"]) in ends}  # fmt: skip
+    done = {(str(r.model), int(r.size), int(r.seed)) for r in part.itertuples()}
+    return len(wanted - done)
 
 
 def at_chance(row: Mapping, metric: str) -> bool:

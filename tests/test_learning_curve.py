@@ -450,3 +450,25 @@ def test_cost_experiment_runs_alone_at_tiny_scale(tmp_path, corpora) -> None:
     cost.summarize(records, tmp_path / "cost", CONTEXT)
     table = (tmp_path / "cost" / "myner_cost.md").read_text()
     assert "decoder" in table and lc.BIO_DECODER in table and "thread" in table
+
+
+def test_a_verdict_waits_for_every_seed_the_grid_fixes_at_the_ends() -> None:
+    """Reading the seeds that happen to be done (a sweep part-way) would be optional
+    stopping: runs of the pair that the grid fixes at the smallest and largest size and
+    that have not finished make the corpus insufficient."""
+    import pandas as pd
+
+    pair = ("bilstm-crf", "bilstm-softmax")
+    grid = [c for c in lc.grid("standard") if c["corpus"] == "synthetic" and c["model"] in pair]
+    full = pd.DataFrame([{k: c[k] for k in ("model", "size", "seed")} for c in grid])
+    context = {"scale": "standard"}
+    assert lc.missing_end_runs(full, "synthetic", pair, context) == 0
+    largest = full["size"].max()
+    last = full[(full["size"] == largest) & (full["model"] == "bilstm-crf")].index[-1]
+    part = full.drop(index=last)
+    assert lc.missing_end_runs(part, "synthetic", pair, context) == 1
+    assert lc.missing_end_runs(part, "synthetic", pair, {}) == 0  # no scale stated
+    assert lc.missing_end_runs(part, "my_corpus", pair, context) == 0  # a corpus by path
+    gaps = {s: 0.01 for s in range(8)}
+    result = lc.rule(gaps, gaps, 100, 30000, missing=1)
+    assert result.verdict == "insufficient" and "not finished yet" in result.key_figures
