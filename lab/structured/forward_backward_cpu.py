@@ -36,16 +36,17 @@ FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _forward_backward(
-    E, top, M, s, e, shift, lengths, tiny, alphas, log_z, mu, edge_sum, edges, want_edges
+    E, top, tr, st, en, shift, lengths, tiny, alphas, log_z, mu, edge_sum, edges, want_edges
 ):  # pragma: no cover - compiled; tested through forward_backward
     """Time-major, the batch innermost: E (T, C, B) exp of the emissions shifted by
-    ``top`` (T, B), their per-token max; M (C, C), s (C,), e (C,) exp of the
-    transitions, start and end shifted by ``shift``; lengths (B,) >= 1. Writes log_z
+    ``top`` (T, B), their per-token max; tr (C, C), st (C,), en (C,) the transitions,
+    start and end, exponentiated here shifted by ``shift``; lengths (B,) >= 1. Writes log_z
     (B,), mu (T, C, B) (zero past each end), edge_sum (C, C, B) each sequence's edge
     marginals summed over its steps and, when want_edges, edges (T-1, C, C, B).
     ``alphas`` (T, C, B) is a workspace (any content). Returns False if a normaliser of
     a real step collapsed (then: log space)."""
     T, C, B = E.shape
+    M, s, e = np.exp(tr - shift), np.exp(st - shift), np.exp(en - shift)
     scales = np.ones((T, B), dtype=E.dtype)
     final = np.empty(B, dtype=E.dtype)
     beta = np.zeros((C, B), dtype=E.dtype)
@@ -155,6 +156,24 @@ def _shifted_time_major(em, out, top):  # pragma: no cover - compiled; tested vi
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _joint_range(tr, st, en):  # pragma: no cover - compiled; tested via forward_backward
+    """(max, min) over the finite-or-+inf entries of the transitions, start and end
+    (-inf, a forbidden entry, left out; (0, 0) if every entry is one); NaN if any is
+    NaN. The three in one call: numpy's ops on such small arrays cost microseconds each."""
+    hi, lo, any_kept = -np.inf, np.inf, False
+    for x in (tr.ravel(), st, en):
+        for v in x:
+            if v != v:
+                return np.nan, np.nan
+            if v == -np.inf:
+                continue
+            any_kept = True
+            hi = max(hi, v)
+            lo = min(lo, v)
+    return (hi, lo) if any_kept else (0.0, 0.0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _gradients(
     mu, edge_sum, g, lengths, d_em, d_trans, d_start, d_end
 ):  # pragma: no cover - compiled; tested through LinearChainCRF's backward
@@ -240,23 +259,20 @@ def forward_backward(
     em = work[: T * C * B].view(T, C, B)
     top = torch.empty(T, B, dtype=dtype)
     em_span = _shifted_time_major(emissions.detach().contiguous().numpy(), em.numpy(), top.numpy())
-    # the small potentials in numpy: a dispatch there costs a fraction of torch's
     tr, st, en = (x.detach().contiguous().numpy() for x in (transitions, start, end))
-    joint = np.concatenate([tr.reshape(-1), st, en])
-    finite = joint[joint != -np.inf]
-    shift, low = (float(finite.max()), float(finite.min())) if finite.size else (0.0, 0.0)
+    shift, low = _joint_range(tr, st, en)
     # -inf emissions on a real token, +inf or NaN anywhere: log space decides
     if not (math.isfinite(shift - low) and em_span + (shift - low) <= RANGE_LIMIT[dtype]):
         return None
     E = em.exp_()  # (T, C, B)
-    M, s, e = (np.exp(x - x.dtype.type(shift)) for x in (tr, st, en))
+    shift = tr.dtype.type(shift)
     n = lengths.detach().to("cpu", torch.int64).contiguous().numpy()
     log_z = torch.empty(B, dtype=dtype)
     mu = torch.empty(T, C, B, dtype=dtype)
     edge_sum = torch.zeros(C, C, B, dtype=dtype)
     edges = torch.zeros((max(T - 1, 1), C, C, B) if want_edges else (1, 1, 1, 1), dtype=dtype)
     ok = _forward_backward(
-        E.numpy(), top.numpy(), M, s, e, shift, n, TINY[dtype],
+        E.numpy(), top.numpy(), tr, st, en, shift, n, TINY[dtype],
         work[T * C * B : 2 * T * C * B].view(T, C, B).numpy(), log_z.numpy(), mu.numpy(),
         edge_sum.numpy(), edges.numpy(), want_edges,
     )  # fmt: skip
