@@ -49,6 +49,23 @@ def has_scale(grid: Callable[[str], Any], scale: str) -> bool:
     return True
 
 
+def stated_grid(grid: Callable[[str], list[dict]], context: dict) -> list[dict]:
+    """The runs a summary's records were asked to be: ``grid`` at the context's scale,
+    with the context's ``--set`` overrides; [] when the context states no scale. A rule
+    reads it to wait for every run the grid fixes, never deciding on those that happen
+    to be done."""
+    from lab.runs.overrides import apply_overrides, parse_overrides
+
+    scale = context.get("scale")
+    if scale not in SCALES:
+        return []
+    expected = grid(scale)
+    overrides = context.get("overrides")
+    if overrides:
+        expected = apply_overrides(expected, parse_overrides(str(overrides).split(", ")))
+    return expected
+
+
 def _caller_experiment() -> str:
     """The experiment module that called ``pick`` (for its error message)."""
     import inspect

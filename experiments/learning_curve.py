@@ -946,15 +946,11 @@ def missing_end_runs(part, corpus: str, models: Sequence[str], context: Mapping)
     overrides) fixes at the corpus's smallest and largest size and that have no finished
     record in ``part``; 0 when the scale is not stated or the grid lacks the corpus (one
     given by path: its grid is the user's)."""
-    from lab.runs.overrides import apply_overrides, parse_overrides
-
-    scale = context.get("scale")
-    if scale not in ("tiny", "quick", "standard", "full"):
-        return 0
-    expected = [c for c in grid(scale) if c["corpus"] == corpus and c["model"] in models]
-    overrides = context.get("overrides")
-    if overrides and expected:
-        expected = apply_overrides(expected, parse_overrides(str(overrides).split(", ")))
+    expected = [
+        c
+        for c in common.stated_grid(grid, context)
+        if c["corpus"] == corpus and c["model"] in models
+    ]
     if not expected:
         return 0
     sizes = [int(c["size"]) for c in expected]

@@ -557,16 +557,7 @@ def summarize(records: list[dict], out_dir: Path, context: dict) -> dict:
 def missing_runs(df, context: dict) -> int:
     """How many (cell, lag, seed) runs of the grid at the context's scale (with its
     overrides) have no finished record; 0 when the scale is not stated."""
-    from lab.runs.overrides import apply_overrides, parse_overrides
-
-    scale = context.get("scale")
-    if scale not in ("tiny", "quick", "standard", "full"):
-        return 0
-    overrides = context.get("overrides")
-    expected = grid(scale)
-    if overrides:
-        expected = apply_overrides(expected, parse_overrides(str(overrides).split(", ")))
-    wanted = {(c["cell"], int(c["lag"]), int(c["seed"])) for c in expected}
+    wanted = {(c["cell"], int(c["lag"]), int(c["seed"])) for c in common.stated_grid(grid, context)}
     done = {(str(r.cell), int(r.lag), int(r.seed)) for r in df.itertuples()}
     return len(wanted - done)
 

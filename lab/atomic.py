@@ -1,10 +1,13 @@
 """``write_atomic``: the one way the lab writes a result file, so that a reader (or a
-crash) sees the old file or the new one, never half of either."""
+crash) sees the old file or the new one, never half of either; ``exclusive_lock``: one
+writer of a folder at a time (a sweep, a ``lab train``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -43,3 +46,30 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, busy: str, remove: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made if missing) for the block;
+    another holder makes it a UsageError saying ``busy``. The operating system drops the
+    lock when its process dies (kill -9 too); ``remove`` deletes the file afterwards.
+    Without fcntl (Windows) there is no guard."""
+    from lab.errors import UsageError
+
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(path)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(busy) from None
+        try:
+            yield
+        finally:
+            if remove:
+                path.unlink(missing_ok=True)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -196,14 +196,13 @@ def test_a_closed_pipe_is_no_traceback(tmp_path) -> None:
 
 
 def test_a_second_train_into_the_same_out_is_refused_while_one_runs(tmp_path, capsys) -> None:
-    from lab.cli.train import _OutLock
+    from lab.cli.train import _out_lock
 
     out = tmp_path / "race"
-    held = _OutLock(out)  # another lab train, mid-run
-    rc, err = lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))
+    with _out_lock(out):  # another lab train, mid-run
+        rc, err = lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))
     assert_user_error(rc, err, "train", "another lab train is writing this folder now")
     assert not out.exists()
-    del held
     assert lab(capsys, "train", *TINY, *SYNTH, "--out", str(out))[0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race"]  # no lock file left
 
@@ -277,6 +276,14 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read()
+    except OSError:  # it ended in between
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -310,8 +317,7 @@ def test_a_stopped_pool_sweep_takes_its_workers_with_it(tmp_path, sig: str) -> N
     while time.monotonic() < deadline and len(workers) < 2:
         assert proc.poll() is None, proc.communicate()[1]
         # the spawn context's resource tracker is a child too; workers are the others
-        workers = {p for p in _children(proc.pid)
-                   if "resource_tracker" not in open(f"/proc/{p}/cmdline").read()}  # fmt: skip
+        workers = {p for p in _children(proc.pid) if "resource_tracker" not in _cmdline(p)}
         time.sleep(0.2)
     assert len(workers) >= 2, "the pool's workers did not start"
     time.sleep(1.0)  # the workers are inside their runs

@@ -126,35 +126,21 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         )
 
 
-class _OutLock:
-    """An exclusive lock on ``--out`` (a hidden sibling file) for as long as main runs: a
-    second lab train into the same folder is refused, not raced (one would silently
-    replace the other). The file goes when the lock does."""
+def _out_lock(out: Path):
+    """An exclusive lock on ``--out`` (a hidden sibling file, removed afterwards) for as
+    long as the run trains and installs: a second lab train into the same folder is
+    refused, not raced (one would silently replace the other)."""
+    from lab.atomic import exclusive_lock
 
-    def __init__(self, out: Path) -> None:
-        import fcntl
-
-        from lab.errors import UsageError
-
-        self.path = out.parent / f".{out.name}.lock"
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(self.path, "a+")  # noqa: SIM115 - held open on purpose
-        except PermissionError as e:
-            raise PermissionError(
-                f"--out {out}: cannot write in {out.parent} ({e.strerror})"
-            ) from None
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            self.handle = None
-            raise UsageError(f"--out {out}: another lab train is writing this folder now") from None
-
-    def __del__(self) -> None:
-        if getattr(self, "handle", None) is not None:
-            self.path.unlink(missing_ok=True)
-            self.handle.close()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock = out.parent / f".{out.name}.lock"
+        lock.touch()
+    except PermissionError as e:
+        raise PermissionError(f"--out {out}: cannot write in {out.parent} ({e.strerror})") from None
+    return exclusive_lock(
+        lock, f"--out {out}: another lab train is writing this folder now", remove=True
+    )
 
 
 def _clean_leftovers(out: Path) -> None:
@@ -283,19 +269,7 @@ def check_device(train_config: Any) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    import shutil
-
-    from lab.atomic import write_atomic
-    from lab.cli import EXIT_INTERRUPTED, EXIT_NONFINITE
-    from lab.cli.common import format_table
-    from lab.data import Vocabs
-    from lab.data.corpora import check_tags, load_sentences
-    from lab.errors import UsageError
-    from lab.models import ModelConfig, build_tagger
-    from lab.runs.provenance import collect
-    from lab.seeding import seed_everything
-    from lab.training.evaluate import evaluate
-    from lab.training.fit import NonFiniteTrainingError, fit
+    from lab.models import ModelConfig
 
     # Everything that can fail on the user's input fails here, before any compute.
     try:
@@ -309,8 +283,28 @@ def main(args: argparse.Namespace) -> int:
         out = out.resolve()
     check_out_folder(out, "--out")
     check_out_dir(out, args.overwrite)
-    _held = _OutLock(out)  # one lab train per --out; released (and removed) when main returns
-    _clean_leftovers(out)
+    with _out_lock(out):  # one lab train per --out
+        _clean_leftovers(out)
+        return _train(args, out, model_config, train_config)
+
+
+def _train(args: argparse.Namespace, out: Path, model_config, train_config) -> int:
+    """``lab train`` after its options are checked, with ``out`` locked: read and check
+    the data, train into a staging folder, install it as ``out``."""
+    import shutil
+
+    from lab.atomic import write_atomic
+    from lab.cli import EXIT_INTERRUPTED, EXIT_NONFINITE
+    from lab.cli.common import format_table
+    from lab.data import Vocabs
+    from lab.data.corpora import check_tags, load_sentences
+    from lab.errors import UsageError
+    from lab.models import build_tagger
+    from lab.runs.provenance import collect
+    from lab.seeding import seed_everything
+    from lab.training.evaluate import evaluate
+    from lab.training.fit import NonFiniteTrainingError, fit
+
     seed = train_config.seed
     train = load_sentences(args.train, "train", args.format, seed)
     dev = load_sentences(args.dev, "dev", args.format, seed)

@@ -541,23 +541,14 @@ def run_sweep(
 def _sweep_lock(out_dir: Path) -> Iterator[None]:
     """One sweep per results directory at a time: two drivers reading the same "done"
     set would both run the pending configs and duplicate their records."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no guard
+    from lab.atomic import exclusive_lock
+
+    with exclusive_lock(
+        out_dir / SWEEP_LOCK,
+        f"another sweep is running into {out_dir} (it holds {out_dir / SWEEP_LOCK}); "
+        "wait for it or use another --out",
+    ):
         yield
-        return
-    with open(out_dir / SWEEP_LOCK, "a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise UsageError(
-                f"another sweep is running into {out_dir} (it holds {out_dir / SWEEP_LOCK}); "
-                "wait for it or use another --out"
-            ) from err
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class _LogProgress:
